@@ -1,0 +1,54 @@
+// Flat config: typescript-eslint's type-aware rules; floating and misused promises are errors because
+// this code is all asynchronous IO where a forgotten await loses an error or a status write.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/explicit-module-boundary-types': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      eqeqeq: ['error', 'always', { null: 'ignore' }],
+      'no-console': 'off',
+    },
+  },
+  {
+    // Operator logic never depends on the emulator, and the pure layers never import IO libraries.
+    files: ['src/api/**', 'src/reconcile/**', 'src/runtime/**', 'src/adapters/**', 'src/http/**', 'src/main.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/emulator/**', '**/local/**'], message: 'operator code must not import the emulator or local tooling' }] }],
+    },
+  },
+  {
+    files: ['src/api/**', 'src/reconcile/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/emulator/**', '**/local/**', '**/adapters/**', '**/runtime/**'], message: 'pure layers depend on nothing but api/' }],
+        paths: [
+          { name: '@zilliz/milvus2-sdk-node', message: 'only adapters/ talk to Milvus' },
+          { name: 'winston', message: 'depend on the Logger interface' },
+          { name: '@kubernetes/client-node', message: 'use import type only', allowTypeImports: true },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['test/**', '**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/explicit-module-boundary-types': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+);
