@@ -24,7 +24,7 @@ Usage: npm run emulator -- [options]
                               (default {"format":"parquet","extfs":{"cloud_provider":"aws","region":"us-east-1","anonymous":"true"}})
   --job-duration <d>          how long a refresh job takes (default 10s)
   --pending <d>               planning time in RefreshPending, part of the duration (default 1s)
-  --persist-delay <d>         RPC return to job visible, like Milvus' async WAL ack (default 100ms)
+  --persist-delay <d>         RPC return to job visible, like Milvus' async WAL ack (default 0)
   --job-timeout <d>           dataCoord.externalCollectionJobTimeout (default 1h)
   --retention <d>             dataCoord.externalCollectionJobRetention (default 24h)
   --fail <NAME@PCT[:REASON]>  jobs of NAME fail at PCT% with REASON, repeatable
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
         spec: { type: 'string', default: DEFAULT_SPEC },
         'job-duration': { type: 'string', default: '10s' },
         pending: { type: 'string', default: '1s' },
-        'persist-delay': { type: 'string', default: '100ms' },
+        'persist-delay': { type: 'string', default: '0' },
         'job-timeout': { type: 'string', default: '1h' },
         retention: { type: 'string', default: '24h' },
         fail: { type: 'string', multiple: true, default: [] },

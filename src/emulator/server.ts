@@ -452,7 +452,9 @@ export function startEmulator(options: EmulatorOptions = {}): Promise<MilvusEmul
 function str(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (Buffer.isBuffer(value)) return value.toString('utf8');
-  return typeof value === 'string' ? value : String(value);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
 }
 
 function defaultFields(external: boolean): Partial<DecodedField>[] {

@@ -49,9 +49,13 @@ export interface Timings {
   job: JobBehaviour;
 }
 
-/** Defaults: a job takes about 10 s, so a person watching sees it progress. */
+/**
+ * Defaults: a job takes about 10 s, so a person watching sees it progress. The ack that persists a job is
+ * immediate by default (real Milvus usually acks within milliseconds); raise persistDelayMs to open the
+ * window in which a new job id is "not found" and a second refresh slips past the duplicate check.
+ */
 export const DEFAULT_TIMINGS: Timings = {
-  persistDelayMs: 100,
+  persistDelayMs: 0,
   jobTimeoutMs: 3_600_000,
   retentionMs: 86_400_000,
   job: { durationMs: 10_000, pendingMs: 1_000 },
