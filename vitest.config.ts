@@ -24,6 +24,17 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/integration-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          // One shared control plane; files run one at a time so timing assertions are not starved on 2 cores.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -38,7 +38,7 @@ elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
 
 build_etcd() {
   local start; start=$(date +%s)
-  log "building etcd v$ETCD_VERSION (first build takes a few minutes on 2 cores)"
+  log "building etcd v$ETCD_VERSION (about 40 s on 2 cores the first time)"
   mkdir -p "$WORK/etcd" && cd "$WORK/etcd"
   go mod init example.invalid/etcd-build >/dev/null 2>&1
   go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >&2
@@ -53,7 +53,7 @@ build_apiserver() {
   start=$(date +%s)
   minor=$(echo "$K8S_VERSION" | cut -d. -f2)
   staging="0.${K8S_VERSION#1.}"
-  log "building kube-apiserver v$K8S_VERSION (first build takes 10-20 minutes on 2 cores; later runs reuse $OUT)"
+  log "building kube-apiserver v$K8S_VERSION (about 3 minutes on 2 cores the first time, more on a slow proxy; later runs reuse $OUT)"
   mkdir -p "$WORK/apiserver" && cd "$WORK/apiserver"
   go mod init example.invalid/kube-apiserver-build >/dev/null 2>&1
   go mod edit -go=1.24 -godebug=default=go1.24
