@@ -1,0 +1,153 @@
+/**
+ * KubePort over @kubernetes/client-node: status through the /status subresource as a JSON merge patch that
+ * carries metadata.resourceVersion (so a stale write gets 409), Events through events.k8s.io/v1, and Secrets
+ * read on demand with a short cache (the operator never lists or watches Secrets).
+ */
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  V1MicroTime,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import { API_VERSION, type ExternalCollectionRefresh, type ExternalCollectionRefreshStatus, GROUP, KIND, PLURAL, VERSION } from '../api/v1alpha1.js';
+import type { Logger } from '../logger.js';
+import { ConflictError, type KubePort } from '../reconcile/ports.js';
+import { mergePatch } from '../util/merge-patch.js';
+
+/** Name under which the operator writes (field manager, event reporter). */
+export const CONTROLLER_NAME = 'milvus-refresh-operator';
+
+export interface KubeAdapterOptions {
+  cached: (key: string) => ExternalCollectionRefresh | undefined;
+  log: Logger;
+  /** How long a read Secret is reused. */
+  secretTtlMs?: number;
+  /** Identity in events (the pod name). */
+  instance?: string;
+  onApiCall?: (what: string, code: number) => void;
+}
+
+/** A Secret's decoded data, or undefined when it does not exist. */
+export type SecretData = Record<string, string> | undefined;
+
+export class KubeAdapter implements KubePort {
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly events: EventsV1Api;
+  private readonly secrets = new Map<string, { at: number; data: SecretData }>();
+  private readonly instance: string;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly options: KubeAdapterOptions,
+  ) {
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.events = kc.makeApiClient(EventsV1Api);
+    this.instance = options.instance ?? process.env.POD_NAME ?? hostname();
+  }
+
+  cached(key: string): ExternalCollectionRefresh | undefined {
+    return this.options.cached(key);
+  }
+
+  async read(namespace: string, name: string): Promise<ExternalCollectionRefresh | undefined> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as ExternalCollectionRefresh;
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async patchStatus(r: ExternalCollectionRefresh, status: ExternalCollectionRefreshStatus): Promise<ExternalCollectionRefresh> {
+    const patch = { metadata: { resourceVersion: r.metadata.resourceVersion }, status: mergePatch(r.status ?? {}, status) };
+    try {
+      const updated = (await this.custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, namespace: r.metadata.namespace, plural: PLURAL, name: r.metadata.name, body: patch, fieldManager: CONTROLLER_NAME },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )) as ExternalCollectionRefresh;
+      this.options.onApiCall?.('patch_status', 200);
+      return updated;
+    } catch (err) {
+      const code = err instanceof ApiException ? err.code : 0;
+      this.options.onApiCall?.('patch_status', code);
+      if (code === 409) throw new ConflictError(`${r.metadata.namespace}/${r.metadata.name} changed since it was read`);
+      throw err;
+    }
+  }
+
+  async event(r: ExternalCollectionRefresh, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    try {
+      await this.events.createNamespacedEvent({
+        namespace: r.metadata.namespace,
+        body: {
+          // client-go's naming: <object>.<unix nanoseconds in hex>
+          metadata: { name: `${r.metadata.name}.${(BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n).toString(16)}`, namespace: r.metadata.namespace },
+          eventTime: new V1MicroTime(),
+          reportingController: `${GROUP}/${CONTROLLER_NAME}`,
+          reportingInstance: this.instance.slice(0, 128),
+          action: 'Reconcile',
+          type,
+          reason: reason.slice(0, 128),
+          note: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,
+          regarding: {
+            apiVersion: API_VERSION,
+            kind: KIND,
+            name: r.metadata.name,
+            namespace: r.metadata.namespace,
+            ...(r.metadata.uid ? { uid: r.metadata.uid } : {}),
+          },
+        },
+      });
+      this.options.onApiCall?.('create_event', 201);
+    } catch (err) {
+      // Events are best effort: a failure must not fail the reconcile.
+      this.options.onApiCall?.('create_event', err instanceof ApiException ? err.code : 0);
+      this.options.log.warn('Could not record event', { reason, error: apiErrorMessage(err) });
+    }
+  }
+
+  /** A Secret's data (decoded), cached briefly; undefined when it does not exist. */
+  async secret(namespace: string, name: string): Promise<SecretData> {
+    const key = `${namespace}/${name}`;
+    const hit = this.secrets.get(key);
+    if (hit && Date.now() - hit.at < (this.options.secretTtlMs ?? 10_000)) return hit.data;
+    let data: SecretData;
+    try {
+      const s = await this.core.readNamespacedSecret({ namespace, name });
+      data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      this.options.onApiCall?.('get_secret', 200);
+    } catch (err) {
+      const code = err instanceof ApiException ? err.code : 0;
+      this.options.onApiCall?.('get_secret', code);
+      if (code !== 404) throw err;
+      data = undefined;
+    }
+    this.secrets.set(key, { at: Date.now(), data });
+    return data;
+  }
+}
+
+/** The API server's own message from an ApiException (its body is a Status), else the error text. */
+export function apiErrorMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body: unknown = typeof err.body === 'string' ? safeParse(err.body) : err.body;
+    const message = (body as { message?: unknown } | undefined)?.message;
+    return `HTTP ${err.code}: ${typeof message === 'string' ? message : 'no message'}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * MilvusPort over the official Node SDK (gRPC). Clients are pooled per address, database, credentials and
+ * TLS. Every answer's in-band status is checked, the SDK's masking of UNIMPLEMENTED (an empty success) is
+ * detected, job ids stay strings, and no secret the operator sent survives in an error message.
+ */
+import { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import type { RefreshState } from '../api/v1alpha1.js';
+import type { Logger } from '../logger.js';
+import type { RefreshRequest } from '../reconcile/decide.js';
+import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
+import { type JobInfo, MilvusCallError, type MilvusFailure, type MilvusFailureKind } from '../reconcile/types.js';
+import { scrub } from '../util/scrub.js';
+
+/** Observes each RPC (metrics). */
+export type RpcObserver = (method: string, outcome: MilvusFailureKind | 'ok', seconds: number) => void;
+
+export interface MilvusClientsOptions {
+  /** Deadline of each RPC. */
+  rpcTimeoutMs: number;
+  /** Close clients unused for this long. */
+  idleCloseMs?: number;
+  log: Logger;
+  onRpc?: RpcObserver;
+}
+
+interface Status {
+  error_code?: string | number;
+  code?: number;
+  reason?: string;
+  extra_info?: Record<string, string>;
+}
+
+interface WireJob {
+  job_id?: string;
+  collection_name?: string;
+  state?: string;
+  progress?: string | number;
+  reason?: string;
+  external_source?: string;
+  external_spec?: string;
+  start_time?: string | number;
+  end_time?: string | number;
+}
+
+const STATES: readonly string[] = ['RefreshPending', 'RefreshInProgress', 'RefreshCompleted', 'RefreshFailed'];
+const GRPC = { CANCELLED: 1, UNKNOWN: 2, DEADLINE_EXCEEDED: 4, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 };
+
+export class MilvusClients implements MilvusPort {
+  private readonly pool = new Map<string, { client: MilvusClient; lastUsed: number }>();
+  private readonly sweeper: ReturnType<typeof setInterval>;
+
+  constructor(private readonly options: MilvusClientsOptions) {
+    const idle = options.idleCloseMs ?? 10 * 60_000;
+    this.sweeper = setInterval(() => this.closeIdle(idle), Math.min(idle, 60_000));
+    this.sweeper.unref();
+  }
+
+  /** Pooled clients (for metrics and tests). */
+  get size(): number {
+    return this.pool.size;
+  }
+
+  async refresh(endpoint: Endpoint, request: RefreshRequest): Promise<string> {
+    const secrets = secretsOf(endpoint, request.externalSpec);
+    const res = (await this.call('RefreshExternalCollection', endpoint, secrets, (c) =>
+      c.refreshExternalCollection({
+        collection_name: request.collection,
+        db_name: request.database,
+        ...(request.externalSource !== undefined ? { external_source: request.externalSource, external_spec: request.externalSpec ?? '' } : {}),
+        timeout: this.options.rpcTimeoutMs,
+      }),
+    )) as { status?: Status; job_id?: string };
+    const jobId = res.job_id === undefined ? '' : String(res.job_id);
+    if (!/^[1-9]\d*$/.test(jobId)) {
+      throw this.fail('RefreshExternalCollection', { kind: 'unsupported', message: 'RefreshExternalCollection answered without a job id' });
+    }
+    return jobId;
+  }
+
+  async listJobs(endpoint: Endpoint, collection: string): Promise<JobInfo[]> {
+    const res = (await this.call('ListRefreshExternalCollectionJobs', endpoint, secretsOf(endpoint), (c) =>
+      c.listRefreshExternalCollectionJobs({ collection_name: collection, db_name: endpoint.database, timeout: this.options.rpcTimeoutMs }),
+    )) as { status?: Status; jobs?: WireJob[] };
+    if (!Array.isArray(res.jobs)) {
+      throw this.fail('ListRefreshExternalCollectionJobs', { kind: 'unsupported', message: 'ListRefreshExternalCollectionJobs answered without a job list' });
+    }
+    return res.jobs.map(toJobInfo);
+  }
+
+  /** Closes every client. */
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    const clients = [...this.pool.values()];
+    this.pool.clear();
+    await Promise.allSettled(clients.map((c) => c.client.closeConnection()));
+  }
+
+  private async call(method: string, endpoint: Endpoint, secrets: string[], fn: (c: MilvusClient) => Promise<unknown>): Promise<Record<string, unknown>> {
+    const started = Date.now();
+    let res: Record<string, unknown>;
+    try {
+      res = (await fn(this.client(endpoint))) as Record<string, unknown>;
+    } catch (err) {
+      throw this.fail(method, classifyThrown(err, secrets), started);
+    }
+    const status = res?.status as Status | undefined;
+    if (!status) throw this.fail(method, { kind: 'unsupported', message: `${method} answered without a status (the server does not implement it)` }, started);
+    const ok = status.code === 0 && (status.error_code === 'Success' || status.error_code === 0 || status.error_code === undefined);
+    if (!ok) throw this.fail(method, classifyStatus(status, secrets), started);
+    this.options.onRpc?.(method, 'ok', (Date.now() - started) / 1000);
+    return res;
+  }
+
+  private fail(method: string, failure: MilvusFailure, started = Date.now()): MilvusCallError {
+    this.options.onRpc?.(method, failure.kind, (Date.now() - started) / 1000);
+    return new MilvusCallError(failure);
+  }
+
+  private client(endpoint: Endpoint): MilvusClient {
+    const poolKey = `${endpoint.key}|${endpoint.database}`;
+    const pooled = this.pool.get(poolKey);
+    if (pooled) {
+      pooled.lastUsed = Date.now();
+      return pooled.client;
+    }
+    const https = /^https:\/\//i.test(endpoint.address);
+    const creds = endpoint.credentials;
+    const client = new MilvusClient({
+      address: endpoint.address.replace(/^https?:\/\//i, ''),
+      database: endpoint.database,
+      ...(creds && 'token' in creds ? { token: creds.token } : {}),
+      ...(creds && 'username' in creds ? { username: creds.username, password: creds.password } : {}),
+      ...(endpoint.tls || https ? { ssl: true } : {}),
+      ...(endpoint.tls?.ca || endpoint.tls?.serverName
+        ? { tls: { ...(endpoint.tls.ca ? { rootCert: Buffer.from(endpoint.tls.ca) } : {}), ...(endpoint.tls.serverName ? { serverName: endpoint.tls.serverName } : {}) } }
+        : {}),
+      timeout: this.options.rpcTimeoutMs,
+      // The operator decides when to retry: an SDK retry of RefreshExternalCollection could start a second job.
+      maxRetries: 0,
+      logLevel: 'error',
+      telemetry: { enabled: false },
+    });
+    // The constructor's Connect runs in the background; its failure shows up on the next call.
+    (client as unknown as { connectPromise?: Promise<unknown> }).connectPromise?.catch(() => undefined);
+    this.pool.set(poolKey, { client, lastUsed: Date.now() });
+    this.options.log.debug('Created Milvus client', { address: endpoint.address, database: endpoint.database, endpoint: endpoint.key });
+    return client;
+  }
+
+  private closeIdle(idleMs: number): void {
+    const cutoff = Date.now() - idleMs;
+    for (const [key, entry] of this.pool) {
+      if (entry.lastUsed < cutoff) {
+        this.pool.delete(key);
+        void entry.client.closeConnection().catch(() => undefined);
+      }
+    }
+  }
+}
+
+function secretsOf(endpoint: Endpoint, spec?: string): string[] {
+  const out: string[] = [];
+  const c = endpoint.credentials;
+  if (c && 'token' in c) out.push(c.token);
+  if (c && 'password' in c) out.push(c.password);
+  if (spec) {
+    try {
+      const extfs = (JSON.parse(spec) as { extfs?: Record<string, unknown> }).extfs ?? {};
+      for (const v of Object.values(extfs)) if (typeof v === 'string') out.push(v);
+    } catch {
+      // not JSON: nothing to collect
+    }
+  }
+  return out;
+}
+
+function classifyStatus(status: Status, secrets: string[]): MilvusFailure {
+  const message = scrub(status.reason ?? '', secrets) || `error code ${status.code ?? status.error_code}`;
+  const code = status.code;
+  const base = { message, ...(code !== undefined ? { code } : {}) };
+  const kind = ((): MilvusFailureKind => {
+    if (/in progress/i.test(message)) return 'duplicate';
+    if (/is not an external collection/i.test(message)) return 'notExternal';
+    if (code === 800 || /database not found/i.test(message)) return 'databaseNotFound';
+    if (code === 100 || /collection not found|can't find collection/i.test(message) || status.error_code === 'CollectionNotExists') return 'collectionNotFound';
+    if (code === 1 || code === 2) return 'unavailable';
+    if ((code !== undefined && code >= 1400 && code < 1500) || /permission denied|not authenticated|auth check failure/i.test(message)) return 'auth';
+    if (code === 1100 || code === 1101 || code === 1102 || status.extra_info?.is_input_error === 'true') return 'invalid';
+    return 'other';
+  })();
+  return { kind, ...base };
+}
+
+function classifyThrown(err: unknown, secrets: string[]): MilvusFailure {
+  const e = err as { code?: unknown; details?: unknown; message?: unknown };
+  const code = typeof e?.code === 'number' ? e.code : undefined;
+  const text = scrub(String(e?.details ?? e?.message ?? err), secrets);
+  switch (code) {
+    case GRPC.UNAVAILABLE:
+    case GRPC.DEADLINE_EXCEEDED:
+    case GRPC.CANCELLED:
+    case GRPC.RESOURCE_EXHAUSTED:
+      return { kind: 'unavailable', message: `${code === GRPC.DEADLINE_EXCEEDED ? 'deadline exceeded' : 'unavailable'}: ${text}` };
+    case GRPC.UNAUTHENTICATED:
+    case GRPC.PERMISSION_DENIED:
+      return { kind: 'auth', message: text };
+    case GRPC.UNIMPLEMENTED:
+      return { kind: 'unsupported', message: text };
+    default:
+      // Errors without a gRPC code come from the transport (DNS, TLS, a closed pool): the call may not have run.
+      return { kind: code === undefined || code === GRPC.INTERNAL || code === GRPC.UNKNOWN ? 'unavailable' : 'other', message: text };
+  }
+}
+
+function toMs(v: string | number | undefined): number {
+  const n = Number(v ?? 0);
+  return Number.isFinite(n) ? n : 0;
+}
+
+function toJobInfo(j: WireJob): JobInfo {
+  const state = String(j.state ?? 'RefreshPending');
+  return {
+    jobId: String(j.job_id ?? ''),
+    collectionName: j.collection_name ?? '',
+    state: (STATES.includes(state) ? state : 'RefreshPending') as RefreshState,
+    progress: Math.max(0, Math.min(100, Number(j.progress ?? 0) || 0)),
+    reason: j.reason ?? '',
+    externalSource: j.external_source ?? '',
+    externalSpec: j.external_spec ?? '',
+    startTimeMs: toMs(j.start_time),
+    endTimeMs: toMs(j.end_time),
+  };
+}

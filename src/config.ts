@@ -1,0 +1,139 @@
+/** Operator configuration from flags (and ECR_* environment variables), parsed once, validated, frozen. */
+import { parseArgs } from 'node:util';
+import { parseDurationMs } from './util/duration.js';
+import type { LogLevel } from './logger.js';
+
+export interface OperatorConfig {
+  kubeconfig?: string;
+  /** Watch only this namespace (all when undefined). */
+  namespace?: string;
+  workers: number;
+  pollIntervalMs: number;
+  submitGraceMs: number;
+  unavailableStallMs: number;
+  maxSubmitAttempts: number;
+  rpcTimeoutMs: number;
+  resyncPeriodMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  /** "" disables. */
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  logLevel: LogLevel;
+}
+
+export const HELP = `milvus-refresh-operator: keeps Milvus external collections refreshed from ExternalCollectionRefresh resources
+
+Usage: node dist/main.js [flags]   (npm start -- [flags])
+
+  --kubeconfig <path>                 kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
+  --namespace <ns>                    watch only this namespace (default: all namespaces)
+  --workers <n>                       concurrent reconciles (default 4)
+  --poll-interval <d>                 how often active Milvus jobs are observed (default 5s)
+  --submit-grace <d>                  how long a submitted job may stay invisible in Milvus (default 30s)
+  --unavailable-stall <d>             Milvus unreachable this long makes a resource Stalled (default 10m)
+  --max-submit-attempts <n>           refresh calls per trigger that may leave no job before giving up (default 3)
+  --rpc-timeout <d>                   deadline of each Milvus RPC (default 10s)
+  --resync-period <d>                 full relist of resources (default 10m)
+  --backoff-base <d>, --backoff-max <d>  per-resource retry backoff (default 1s, 5m)
+  --leader-elect                      elect a leader through a Lease before working (default false)
+  --leader-election-namespace <ns>    namespace of the Lease (default $POD_NAMESPACE or default)
+  --leader-election-id <name>         name of the Lease (default milvus-refresh-operator)
+  --metrics-bind-address <addr>       Prometheus /metrics (default :8080; "0" disables)
+  --health-probe-bind-address <addr>  /healthz and /readyz (default :8081; "0" disables)
+  --log-level <level>                 debug, info, warn or error (default info)
+
+Each flag can also be set as an environment variable: --poll-interval is ECR_POLL_INTERVAL.
+`;
+
+const FLAGS = {
+  kubeconfig: { type: 'string' },
+  namespace: { type: 'string' },
+  workers: { type: 'string', default: '4' },
+  'poll-interval': { type: 'string', default: '5s' },
+  'submit-grace': { type: 'string', default: '30s' },
+  'unavailable-stall': { type: 'string', default: '10m' },
+  'max-submit-attempts': { type: 'string', default: '3' },
+  'rpc-timeout': { type: 'string', default: '10s' },
+  'resync-period': { type: 'string', default: '10m' },
+  'backoff-base': { type: 'string', default: '1s' },
+  'backoff-max': { type: 'string', default: '5m' },
+  'leader-elect': { type: 'boolean', default: false },
+  'leader-election-namespace': { type: 'string' },
+  'leader-election-id': { type: 'string', default: 'milvus-refresh-operator' },
+  'metrics-bind-address': { type: 'string', default: ':8080' },
+  'health-probe-bind-address': { type: 'string', default: ':8081' },
+  'log-level': { type: 'string', default: 'info' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+/** Thrown for bad configuration; the message names the flag. */
+export class ConfigError extends Error {}
+
+/** Parses flags, falling back to ECR_* variables; returns undefined when --help was asked. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig | undefined {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (values.help) return undefined;
+  const explicit = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
+  const get = (flag: keyof typeof FLAGS): string | boolean | undefined => {
+    const fromEnv = env[`ECR_${flag.toUpperCase().replace(/-/g, '_')}`];
+    if (!explicit.has(flag) && fromEnv !== undefined) return FLAGS[flag].type === 'boolean' ? fromEnv === 'true' : fromEnv;
+    return values[flag];
+  };
+  const duration = (flag: keyof typeof FLAGS, min: number): number => {
+    const text = String(get(flag));
+    let ms: number;
+    try {
+      ms = parseDurationMs(text, `--${flag}`);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    if (ms < min) throw new ConfigError(`--${flag}: ${text} is below the minimum of ${min}ms`);
+    return ms;
+  };
+  const integer = (flag: keyof typeof FLAGS, min: number, max: number): number => {
+    const text = String(get(flag));
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${flag}: ${JSON.stringify(text)} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+  const bind = (flag: keyof typeof FLAGS): string => {
+    const text = String(get(flag));
+    if (text === '0' || text === '') return '';
+    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(text)) throw new ConfigError(`--${flag}: ${JSON.stringify(text)} must be [host]:port, or 0 to disable`);
+    return text;
+  };
+  const logLevel = String(get('log-level'));
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`--log-level: ${JSON.stringify(logLevel)} must be debug, info, warn or error`);
+  const kubeconfig = get('kubeconfig') as string | undefined;
+  const namespace = get('namespace') as string | undefined;
+  const config: OperatorConfig = {
+    ...(kubeconfig ? { kubeconfig } : {}),
+    ...(namespace ? { namespace } : {}),
+    workers: integer('workers', 1, 64),
+    pollIntervalMs: duration('poll-interval', 100),
+    submitGraceMs: duration('submit-grace', 0),
+    unavailableStallMs: duration('unavailable-stall', 1_000),
+    maxSubmitAttempts: integer('max-submit-attempts', 1, 100),
+    rpcTimeoutMs: duration('rpc-timeout', 100),
+    resyncPeriodMs: duration('resync-period', 1_000),
+    backoffBaseMs: duration('backoff-base', 10),
+    backoffMaxMs: duration('backoff-max', 10),
+    leaderElect: get('leader-elect') === true,
+    leaderElectionNamespace: (get('leader-election-namespace') as string | undefined) ?? env.POD_NAMESPACE ?? 'default',
+    leaderElectionId: String(get('leader-election-id')),
+    metricsBindAddress: bind('metrics-bind-address'),
+    healthProbeBindAddress: bind('health-probe-bind-address'),
+    logLevel: logLevel as LogLevel,
+  };
+  if (config.backoffMaxMs < config.backoffBaseMs) throw new ConfigError('--backoff-max must not be below --backoff-base');
+  return Object.freeze(config);
+}

@@ -1,0 +1,64 @@
+/** The interfaces the reconciler needs, in its own words; adapters/ implements them. */
+import type { ExternalCollectionRefresh, ExternalCollectionRefreshStatus } from '../api/v1alpha1.js';
+import type { Claim, ObservedView, RefreshRequest, Watch } from './decide.js';
+import type { JobInfo } from './types.js';
+
+/** Everything needed to talk to one Milvus: built from the spec and its Secrets. Never logged. */
+export interface Endpoint {
+  /** Identity of the connection (address, TLS, credentials), a digest: safe to log and to key maps. */
+  readonly key: string;
+  readonly address: string;
+  readonly database: string;
+  readonly credentials?: { token: string } | { username: string; password: string };
+  readonly tls?: { ca?: string; serverName?: string };
+}
+
+/** Milvus, as the reconciler uses it. Failures are thrown as MilvusCallError. */
+export interface MilvusPort {
+  /** RefreshExternalCollection; resolves with the job id. */
+  refresh(endpoint: Endpoint, request: RefreshRequest): Promise<string>;
+  /** ListRefreshExternalCollectionJobs in the endpoint's database; '' lists every collection. */
+  listJobs(endpoint: Endpoint, collection: string): Promise<JobInfo[]>;
+}
+
+/** Thrown by patchStatus on 409: the resource changed since it was read. */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+/** Kubernetes, as the reconciler uses it. */
+export interface KubePort {
+  /** The resource from the informer cache. */
+  cached(key: string): ExternalCollectionRefresh | undefined;
+  /** The resource read from the API server (after a conflict). */
+  read(namespace: string, name: string): Promise<ExternalCollectionRefresh | undefined>;
+  /**
+   * Replaces status through the /status subresource, only if the object still has `resourceVersion`
+   * (ConflictError otherwise). Resolves with the updated object.
+   */
+  patchStatus(r: ExternalCollectionRefresh, status: ExternalCollectionRefreshStatus): Promise<ExternalCollectionRefresh>;
+  /** Records an Event about `r`. Never throws. */
+  event(r: ExternalCollectionRefresh, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+/** Resolves spec.milvus and its Secrets into an Endpoint, or says why it cannot. */
+export interface ConnectionPort {
+  resolve(r: ExternalCollectionRefresh): Promise<{ ok: true; endpoint: Endpoint } | { ok: false; reason: string; message: string }>;
+}
+
+/** The job observer, as the reconciler uses it. */
+export interface ObserverPort {
+  watch(key: string, endpoint: Endpoint, watch: NonNullable<Watch>): void;
+  unwatch(key: string): void;
+  view(key: string): ObservedView | undefined;
+}
+
+/** The table of collections held by this operator's resources. */
+export interface ClaimsPort {
+  holder(collection: string, self: string): Claim | undefined;
+  set(collection: string, owner: string, jobId?: string): void;
+  release(owner: string): string | undefined;
+}

@@ -1,0 +1,214 @@
+/**
+ * One reconcile of one ExternalCollectionRefresh: observe, decide (pure), execute. The only place that
+ * calls the ports. Level-based: it reads the resource by key and never asks what woke it.
+ */
+import { READY, STALLED, findCondition } from '../api/conditions.js';
+import { type ExternalCollectionRefresh, type ExternalCollectionRefreshStatus } from '../api/v1alpha1.js';
+import type { Logger } from '../logger.js';
+import { collectionKeyOf } from './collection.js';
+import { type Decision, type DecideInput, type Settings, afterSubmit, decide } from './decide.js';
+import { type ClaimsPort, ConflictError, type ConnectionPort, type Endpoint, type KubePort, type MilvusPort, type ObserverPort } from './ports.js';
+import { MilvusCallError, type MilvusFailure } from './types.js';
+
+/** What the controller does with the key afterwards. */
+export interface Action {
+  requeueAfterMs?: number;
+  /** Requeue with the key's exponential backoff. */
+  backoff?: boolean;
+}
+
+export interface ReconcilerDeps {
+  kube: KubePort;
+  milvus: MilvusPort;
+  connections: ConnectionPort;
+  observer: ObserverPort;
+  claims: ClaimsPort;
+  settings: Settings;
+  log: Logger;
+  now?: () => number;
+  /** Called between the steps of a submission (crash tests hook failpoints here). */
+  step?: (name: 'after-intent' | 'after-refresh' | 'after-record') => void;
+  /** Counts status writes and Milvus calls (metrics). */
+  onStatusWrite?: () => void;
+}
+
+/** Reasons whose arrival is worth a Warning event. */
+const WARNING_REASONS = new Set(['MilvusUnavailable', 'JobDropped', 'MilvusError']);
+/** Progress of a job is status, not news: no events for these. */
+const QUIET_REASONS = new Set(['Submitting', 'RefreshPending', 'RefreshInProgress']);
+
+export class Reconciler {
+  private readonly now: () => number;
+  /** Our latest write per key, for when the informer cache has not caught up yet. */
+  private readonly written = new Map<string, { from: string; obj: ExternalCollectionRefresh }>();
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Reconciles `namespace/name`. Throws only on unexpected errors (the controller backs off). */
+  async reconcile(key: string): Promise<Action> {
+    const { observer, claims } = this.deps;
+    const r = this.current(key);
+    if (!r || r.metadata.deletionTimestamp) {
+      // Milvus has no cancel: a running job finishes on its own. Stop following it.
+      observer.unwatch(key);
+      claims.release(key);
+      this.written.delete(key);
+      return {};
+    }
+    const log = this.deps.log.child({ refresh: key });
+    const conn = await this.deps.connections.resolve(r);
+    const collectionKey = collectionKeyOf(r);
+    const input: DecideInput = {
+      now: this.now(),
+      resource: r,
+      settings: this.deps.settings,
+      connection: conn.ok ? { ok: true, address: conn.endpoint.address } : { ok: false, reason: conn.reason, message: conn.message },
+      claim: claims.holder(collectionKey, key),
+      view: observer.view(key),
+    };
+    let decision = decide(input);
+    if (decision.kind === 'listCollectionJobs' && conn.ok) {
+      const collectionJobs = await this.listCollection(conn.endpoint, r.spec.collectionName);
+      decision = decide({ ...input, collectionJobs });
+    }
+    if (decision.kind === 'listCollectionJobs') throw new Error('decide asked for jobs without a connection');
+
+    let base = r;
+    if (decision.kind === 'submit' && conn.ok) {
+      claims.set(collectionKey, key);
+      // The intent is recorded first, with optimistic concurrency: a stale reconcile fails here and never calls Milvus.
+      base = await this.write(r, decision.status);
+      this.deps.step?.('after-intent');
+      log.info('Submitting Milvus refresh job', { collection: decision.request.collection, database: decision.request.database, trigger: decision.status.run?.trigger, attempt: decision.status.run?.attempts });
+      let result: { jobId: string } | { failure: MilvusFailure };
+      try {
+        result = { jobId: await this.deps.milvus.refresh(conn.endpoint, decision.request) };
+        log.info('Submitted Milvus refresh job', { collection: decision.request.collection, jobId: result.jobId });
+      } catch (err) {
+        if (!(err instanceof MilvusCallError)) throw err;
+        result = { failure: err.failure };
+        log.warn('Milvus refused or failed the refresh request', { collection: decision.request.collection, kind: err.failure.kind, error: err.failure.message });
+      }
+      this.deps.step?.('after-refresh');
+      const after = afterSubmit(base, result, this.now(), this.deps.settings, conn.endpoint.address);
+      base = await this.recordSubmission(base, after, result, conn.endpoint.address);
+      this.deps.step?.('after-record');
+      if (after.kind === 'update') this.track(key, collectionKey, conn.endpoint, { ...after, status: base.status ?? {} });
+      await this.events(r, base.status ?? {}, log);
+      return this.action(after);
+    }
+
+    if (decision.kind !== 'update') throw new Error(`unexpected decision ${decision.kind}`);
+    this.track(key, collectionKey, conn.ok ? conn.endpoint : undefined, decision);
+    const next = clean(decision.status);
+    if (!sameStatus(r.status, next)) {
+      const updated = await this.write(r, next);
+      const st = updated.status ?? {};
+      if (st.state !== r.status?.state || st.jobId !== r.status?.jobId) {
+        log.info('Updated refresh status', { jobId: st.jobId, state: st.state, progress: st.progress });
+      }
+      await this.events(r, st, log);
+    }
+    return this.action(decision);
+  }
+
+  /** The freshest copy we know: the informer's, unless it predates our own last write. */
+  private current(key: string): ExternalCollectionRefresh | undefined {
+    const cached = this.deps.kube.cached(key);
+    const mine = this.written.get(key);
+    if (cached && mine && cached.metadata.resourceVersion === mine.from) return mine.obj;
+    if (mine) this.written.delete(key);
+    return cached;
+  }
+
+  private async write(r: ExternalCollectionRefresh, status: ExternalCollectionRefreshStatus): Promise<ExternalCollectionRefresh> {
+    const updated = await this.deps.kube.patchStatus(r, clean(status));
+    this.deps.onStatusWrite?.();
+    this.written.set(`${r.metadata.namespace}/${r.metadata.name}`, { from: r.metadata.resourceVersion ?? '', obj: updated });
+    return updated;
+  }
+
+  /**
+   * Writes the outcome of the refresh call. A conflict here (the user changed the resource meanwhile) must
+   * not lose the job id: re-read and apply the outcome again while the intent is still the one we sent.
+   */
+  private async recordSubmission(
+    base: ExternalCollectionRefresh,
+    after: Decision,
+    result: { jobId: string } | { failure: MilvusFailure },
+    address: string,
+  ): Promise<ExternalCollectionRefresh> {
+    if (after.kind !== 'update') return base;
+    const intent = base.status?.run?.submittedAt;
+    let target = base;
+    let decision = after;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        return await this.write(target, decision.status);
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        const fresh = await this.deps.kube.read(base.metadata.namespace, base.metadata.name);
+        if (!fresh || fresh.status?.run?.submittedAt !== intent || fresh.status?.jobId !== undefined) return fresh ?? base;
+        target = fresh;
+        const again = afterSubmit(fresh, result, this.now(), this.deps.settings, address);
+        if (again.kind !== 'update') return fresh;
+        decision = again;
+      }
+    }
+    throw new ConflictError('could not record the refresh job after 5 conflicts; the next reconcile adopts it from Milvus');
+  }
+
+  private async listCollection(endpoint: Endpoint, collection: string): Promise<DecideInput['collectionJobs']> {
+    try {
+      return { jobs: await this.deps.milvus.listJobs(endpoint, collection) };
+    } catch (err) {
+      if (err instanceof MilvusCallError) return { failure: err.failure };
+      throw err;
+    }
+  }
+
+  private track(key: string, collectionKey: string, endpoint: Endpoint | undefined, d: Decision): void {
+    if (d.kind !== 'update') return;
+    if (d.claim) this.deps.claims.set(collectionKey, key, d.status.jobId);
+    else this.deps.claims.release(key);
+    if (d.watch && endpoint) this.deps.observer.watch(key, endpoint, d.watch);
+    else if (!d.watch) this.deps.observer.unwatch(key);
+  }
+
+  private action(d: Decision): Action {
+    if (d.kind !== 'update' || !d.requeue) return {};
+    return 'backoff' in d.requeue ? { backoff: true } : { requeueAfterMs: d.requeue.afterMs };
+  }
+
+  /** Events on transitions only: when the Ready reason changes. */
+  private async events(r: ExternalCollectionRefresh, next: ExternalCollectionRefreshStatus, log: Logger): Promise<void> {
+    const before = findCondition(r.status?.conditions, READY);
+    const after = findCondition(next.conditions, READY);
+    if (!after || QUIET_REASONS.has(after.reason)) return;
+    const newJob = next.jobId !== undefined && next.jobId !== r.status?.jobId;
+    if (before?.reason === after.reason && !newJob) return;
+    const stalled = findCondition(next.conditions, STALLED)?.status === 'True';
+    const type = stalled || WARNING_REASONS.has(after.reason) ? 'Warning' : 'Normal';
+    log.info('Recorded event', { reason: after.reason, type, jobId: next.jobId });
+    await this.deps.kube.event(r, type, after.reason, after.message);
+  }
+}
+
+/** Drops undefined fields so comparisons and patches see the same object. */
+export function clean(status: ExternalCollectionRefreshStatus): ExternalCollectionRefreshStatus {
+  return JSON.parse(JSON.stringify(status)) as ExternalCollectionRefreshStatus;
+}
+
+function sameStatus(a: ExternalCollectionRefreshStatus | undefined, b: ExternalCollectionRefreshStatus): boolean {
+  return canonical(a ?? {}) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, value: unknown) =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([x], [y]) => x.localeCompare(y)))
+      : value,
+  );
+}

@@ -1,0 +1,151 @@
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, with client-go's timings (lease 15 s, renew deadline
+ * 10 s, retry 2 s) and its rule of judging expiry by the local time at which the lease was last seen to
+ * change, not by the holder's clock. Like client-go it does not fence: the operator's Milvus-side checks
+ * (list before submit, adopt on doubt) are what keep two short-lived leaders from submitting twice.
+ */
+import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import type { Logger } from '../logger.js';
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  log: Logger;
+  onLeading?: (leading: boolean) => void;
+}
+
+export const DEFAULT_LEASE = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+
+export class LeaderElector {
+  private readonly api: CoordinationV1Api;
+  private observed: { record: string; at: number } | undefined;
+  private leading = false;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly options: LeaderElectionOptions,
+  ) {
+    this.api = kc.makeApiClient(CoordinationV1Api);
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Resolves once this process leads. Then keeps renewing; calls `onLost` once if a renewal does not
+   * succeed within the renew deadline (the caller should stop working, as controller-runtime exits).
+   */
+  async acquire(onLost: () => void): Promise<boolean> {
+    const o = this.options;
+    o.log.info('Waiting to become the leader', { lease: `${o.namespace}/${o.name}`, identity: o.identity });
+    while (!this.stopped) {
+      if (await this.tryAcquireOrRenew()) break;
+      await this.sleep(o.retryPeriodMs);
+    }
+    if (this.stopped) return false;
+    this.setLeading(true);
+    o.log.info('Became the leader', { lease: `${o.namespace}/${o.name}`, identity: o.identity });
+    void this.renewLoop(onLost);
+    return true;
+  }
+
+  /** Stops renewing and, if leading, gives the lease up so another replica takes over at once. */
+  async release(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    if (!this.leading) return;
+    this.setLeading(false);
+    try {
+      const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
+      if (lease.spec?.holderIdentity !== this.options.identity) return;
+      lease.spec = { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: new V1MicroTime() };
+      await this.api.replaceNamespacedLease({ name: this.options.name, namespace: this.options.namespace, body: lease });
+      this.options.log.info('Released the leader lease', { lease: `${this.options.namespace}/${this.options.name}` });
+    } catch (err) {
+      this.options.log.warn('Could not release the leader lease', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private async renewLoop(onLost: () => void): Promise<void> {
+    const o = this.options;
+    let lastRenew = Date.now();
+    while (!this.stopped) {
+      await this.sleep(o.retryPeriodMs);
+      if (this.stopped) return;
+      if (await this.tryAcquireOrRenew()) {
+        lastRenew = Date.now();
+      } else if (Date.now() - lastRenew > o.renewDeadlineMs) {
+        this.setLeading(false);
+        o.log.error('Lost the leader lease', { lease: `${o.namespace}/${o.name}` });
+        onLost();
+        return;
+      }
+    }
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const o = this.options;
+    const now = new V1MicroTime();
+    const durationSeconds = Math.ceil(o.leaseDurationMs / 1000);
+    try {
+      let lease: V1Lease;
+      try {
+        lease = await this.api.readNamespacedLease({ name: o.name, namespace: o.namespace });
+      } catch (err) {
+        if (!(err instanceof ApiException) || err.code !== 404) throw err;
+        await this.api.createNamespacedLease({
+          namespace: o.namespace,
+          body: {
+            metadata: { name: o.name, namespace: o.namespace },
+            spec: { holderIdentity: o.identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+          },
+        });
+        return true;
+      }
+      const spec = lease.spec ?? {};
+      const record = JSON.stringify([spec.holderIdentity, spec.renewTime, spec.leaseDurationSeconds]);
+      if (this.observed?.record !== record) this.observed = { record, at: Date.now() };
+      const holder = spec.holderIdentity;
+      const held = holder !== undefined && holder !== '' && holder !== o.identity;
+      const expired = this.observed.at + (spec.leaseDurationSeconds ?? durationSeconds) * 1000 < Date.now();
+      if (held && !expired) return false;
+      const takeover = holder !== o.identity;
+      lease.spec = {
+        ...spec,
+        holderIdentity: o.identity,
+        leaseDurationSeconds: durationSeconds,
+        renewTime: now,
+        ...(takeover ? { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}),
+      };
+      await this.api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body: lease });
+      return true;
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 409)) {
+        o.log.warn('Leader lease update failed', { error: err instanceof Error ? err.message : String(err) });
+      }
+      return false;
+    }
+  }
+
+  private setLeading(leading: boolean): void {
+    this.leading = leading;
+    this.options.onLeading?.(leading);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Wires the operator: informer -> work queue -> workers -> reconciler, the job observer, leader election,
+ * metrics and probes. Starts the controller only while leading; SIGTERM drains and releases the lease.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import { Connections } from '../adapters/connection.js';
+import { RefreshInformer } from '../adapters/informer.js';
+import { KubeAdapter } from '../adapters/kube.js';
+import { MilvusClients } from '../adapters/milvus.js';
+import { HISTORY_LIMIT } from '../api/v1alpha1.js';
+import type { OperatorConfig } from '../config.js';
+import { Metrics } from '../http/metrics.js';
+import { serve } from '../http/server.js';
+import type { Logger } from '../logger.js';
+import { Reconciler } from '../reconcile/reconciler.js';
+import { Claims } from './claims.js';
+import { Controller } from './controller.js';
+import { failpoint } from './failpoints.js';
+import { DEFAULT_LEASE, LeaderElector } from './leader-election.js';
+import { JobObserver } from './observer.js';
+import { WorkQueue } from './workqueue.js';
+
+export class Manager {
+  private readonly kc = new KubeConfig();
+  private readonly metrics: Metrics;
+  private readonly queue: WorkQueue;
+  private readonly informer: RefreshInformer;
+  private readonly milvus: MilvusClients;
+  private readonly observer: JobObserver;
+  private readonly controller: Controller;
+  private readonly elector: LeaderElector | undefined;
+  private readonly claims = new Claims();
+  private readonly servers: Server[] = [];
+  private started = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: OperatorConfig,
+    private readonly log: Logger,
+  ) {
+    if (config.kubeconfig) this.kc.loadFromFile(config.kubeconfig);
+    else this.kc.loadFromDefault();
+    const controllerName = 'externalcollectionrefresh';
+    this.metrics = new Metrics({
+      states: () => {
+        const counts: Record<string, number> = { RefreshPending: 0, RefreshInProgress: 0, RefreshCompleted: 0, RefreshFailed: 0, None: 0 };
+        for (const r of this.informer.list()) counts[r.status?.state ?? 'None'] = (counts[r.status?.state ?? 'None'] ?? 0) + 1;
+        return counts;
+      },
+      endpoints: () => this.observer.activeEndpoints,
+    });
+    const m = this.metrics;
+    const q = { name: controllerName };
+    this.queue = new WorkQueue({
+      baseBackoffMs: config.backoffBaseMs,
+      maxBackoffMs: config.backoffMaxMs,
+      hooks: {
+        depth: (n) => m.queueDepth.set(q, n),
+        added: () => m.queueAdds.inc(q),
+        retried: () => m.queueRetries.inc(q),
+        queued: (s) => m.queueDuration.observe(q, s),
+        worked: (s) => m.workDuration.observe(q, s),
+      },
+    });
+    this.informer = new RefreshInformer(this.kc, {
+      ...(config.namespace ? { namespace: config.namespace } : {}),
+      resyncPeriodMs: config.resyncPeriodMs,
+      onKey: (key) => this.queue.add(key),
+      log,
+      onRestart: (reason) => m.informerRestarts.inc({ reason: reason.split(' ')[0] ?? reason }),
+    });
+    this.milvus = new MilvusClients({
+      rpcTimeoutMs: config.rpcTimeoutMs,
+      log,
+      onRpc: (method, outcome, seconds) => {
+        m.milvusRpc.inc({ method, outcome });
+        m.milvusRpcTime.observe({ method }, seconds);
+      },
+    });
+    this.observer = new JobObserver(this.milvus, (key) => this.queue.add(key), { pollIntervalMs: config.pollIntervalMs, maxBackoffMs: 60_000 }, log);
+    const kube = new KubeAdapter(this.kc, {
+      cached: (key) => this.informer.get(key),
+      log,
+      onApiCall: (what, code) => m.kubeApi.inc({ what, code: String(code) }),
+    });
+    const reconciler = new Reconciler({
+      kube,
+      milvus: this.milvus,
+      connections: new Connections((ns, name) => kube.secret(ns, name)),
+      observer: this.observer,
+      claims: this.claims,
+      settings: {
+        pollIntervalMs: config.pollIntervalMs,
+        submitGraceMs: config.submitGraceMs,
+        unavailableStallMs: config.unavailableStallMs,
+        maxSubmitAttempts: config.maxSubmitAttempts,
+        historyLimit: HISTORY_LIMIT,
+      },
+      log,
+      step: failpoint,
+      onStatusWrite: () => m.statusWrites.inc(),
+    });
+    this.controller = new Controller(this.queue, (key) => reconciler.reconcile(key), log, {
+      reconciled: (result, seconds) => {
+        m.reconcileTotal.inc({ controller: controllerName, result });
+        if (result === 'error') m.reconcileErrors.inc({ controller: controllerName });
+        m.reconcileTime.observe({ controller: controllerName }, seconds);
+      },
+      activeWorkers: (n) => m.activeWorkers.set({ controller: controllerName }, n),
+    });
+    if (config.leaderElect) {
+      this.elector = new LeaderElector(this.kc, {
+        namespace: config.leaderElectionNamespace,
+        name: config.leaderElectionId,
+        identity: `${process.env.POD_NAME ?? hostname()}_${process.pid}`,
+        ...DEFAULT_LEASE,
+        log,
+        onLeading: (leading) => m.leader.set({ name: config.leaderElectionId }, leading ? 1 : 0),
+      });
+    }
+  }
+
+  /** Serves probes and metrics, waits for leadership if configured, then runs the controller. */
+  async start(): Promise<void> {
+    const c = this.config;
+    if (c.metricsBindAddress) {
+      const { server, port } = await serve(c.metricsBindAddress, { registry: this.metrics.registry });
+      this.servers.push(server);
+      this.log.info('Serving metrics', { address: c.metricsBindAddress, port });
+    }
+    if (c.healthProbeBindAddress) {
+      const { server, port } = await serve(c.healthProbeBindAddress, {
+        healthy: () => !this.stopping,
+        // A replica waiting for leadership is ready too: it serves as a standby.
+        ready: () => !this.stopping && (!this.started || this.informer.healthy),
+      });
+      this.servers.push(server);
+      this.log.info('Serving health probes', { address: c.healthProbeBindAddress, port });
+    }
+    if (this.elector) {
+      const leading = await this.elector.acquire(() => {
+        this.log.error('Leadership lost; exiting so another replica takes over');
+        void this.stop().then(() => process.exit(1));
+      });
+      if (!leading) return;
+    }
+    await this.runController();
+  }
+
+  private async runController(): Promise<void> {
+    const c = this.config;
+    this.log.info('Starting controller', {
+      namespace: c.namespace ?? '(all)',
+      workers: c.workers,
+      pollInterval: c.pollIntervalMs,
+    });
+    await this.informer.start();
+    if (this.stopping) return;
+    // Which collections are held must be known before the first reconcile (docs/design.md, "claims").
+    this.claims.seed(this.informer.list());
+    this.metrics.maxConcurrent.set({ controller: this.metrics.controller }, c.workers);
+    this.controller.start(c.workers);
+    this.started = true;
+    this.log.info('Controller started', { resources: this.informer.list().length });
+  }
+
+  /** Stops taking work, lets running reconciles finish (up to 30 s), releases the lease. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info('Shutting down');
+      await this.informer.stop();
+      this.queue.shutdown();
+      await Promise.race([this.controller.drain(), new Promise((r) => setTimeout(r, 30_000))]);
+      this.observer.stop();
+      await this.milvus.close();
+      await this.elector?.release();
+      await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+      this.log.info('Stopped');
+    })();
+    return this.stopping;
+  }
+}

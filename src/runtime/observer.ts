@@ -1,0 +1,159 @@
+/**
+ * Follows active Milvus jobs at the cost of one ListRefreshExternalCollectionJobs (all collections) per
+ * Milvus endpoint per poll, and none for an endpoint without active jobs. Each resource registers what it
+ * watches (a job id, or a collection whose foreign job it waits for); after each list the observer wakes
+ * the resources whose view changed or is still missing its job.
+ */
+import { isTerminal } from '../api/v1alpha1.js';
+import type { ObservedView, Watch } from '../reconcile/decide.js';
+import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
+import { type JobInfo, MilvusCallError, type MilvusFailure } from '../reconcile/types.js';
+import type { Logger } from '../logger.js';
+
+interface EndpointState {
+  endpoint: Endpoint;
+  fetchedAtMs: number;
+  jobs: Map<string, JobInfo>;
+  error?: { failure: MilvusFailure; sinceMs: number };
+  failures: number;
+  timer?: ReturnType<typeof setTimeout>;
+  running: boolean;
+}
+
+interface Watcher {
+  endpointKey: string;
+  watch: NonNullable<Watch>;
+  delivered?: string;
+}
+
+export interface ObserverOptions {
+  pollIntervalMs: number;
+  maxBackoffMs: number;
+  now?: () => number;
+}
+
+export class JobObserver {
+  private readonly endpoints = new Map<string, EndpointState>();
+  private readonly watchers = new Map<string, Watcher>();
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly milvus: MilvusPort,
+    private readonly enqueue: (key: string) => void,
+    private readonly options: ObserverOptions,
+    private readonly log: Logger,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Number of endpoints being polled (for metrics and tests). */
+  get activeEndpoints(): number {
+    return this.endpoints.size;
+  }
+
+  /** Observe `watch` on `endpoint` for resource `key` (replaces what the key watched before). */
+  watch(key: string, endpoint: Endpoint, watch: NonNullable<Watch>): void {
+    if (this.stopped) return;
+    const previous = this.watchers.get(key);
+    if (previous && previous.endpointKey === endpoint.key && JSON.stringify(previous.watch) === JSON.stringify(watch)) return;
+    this.watchers.set(key, { endpointKey: endpoint.key, watch });
+    if (previous && previous.endpointKey !== endpoint.key) this.release(previous.endpointKey);
+    const state = this.endpoints.get(endpoint.key);
+    if (state) {
+      state.endpoint = endpoint; // newest credentials
+      return;
+    }
+    this.endpoints.set(endpoint.key, { endpoint, fetchedAtMs: 0, jobs: new Map(), failures: 0, running: false });
+    this.schedule(endpoint.key, 0);
+  }
+
+  /** Stop observing for `key`. */
+  unwatch(key: string): void {
+    const w = this.watchers.get(key);
+    if (!w) return;
+    this.watchers.delete(key);
+    this.release(w.endpointKey);
+  }
+
+  /** The latest view for `key`, if it watches something. */
+  view(key: string): ObservedView | undefined {
+    const w = this.watchers.get(key);
+    if (!w) return undefined;
+    const state = this.endpoints.get(w.endpointKey);
+    if (!state) return undefined;
+    return viewOf(state, w.watch);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const s of this.endpoints.values()) if (s.timer) clearTimeout(s.timer);
+    this.endpoints.clear();
+    this.watchers.clear();
+  }
+
+  private release(endpointKey: string): void {
+    if ([...this.watchers.values()].some((w) => w.endpointKey === endpointKey)) return;
+    const state = this.endpoints.get(endpointKey);
+    if (state?.timer) clearTimeout(state.timer);
+    this.endpoints.delete(endpointKey);
+  }
+
+  private schedule(endpointKey: string, delayMs: number): void {
+    const state = this.endpoints.get(endpointKey);
+    if (!state || this.stopped) return;
+    if (state.timer) clearTimeout(state.timer);
+    state.timer = setTimeout(() => void this.poll(endpointKey), delayMs);
+  }
+
+  private async poll(endpointKey: string): Promise<void> {
+    const state = this.endpoints.get(endpointKey);
+    if (!state || state.running || this.stopped) return;
+    state.running = true;
+    state.timer = undefined;
+    try {
+      const jobs = await this.milvus.listJobs(state.endpoint, '');
+      state.jobs = new Map(jobs.map((j) => [j.jobId, j]));
+      state.fetchedAtMs = this.now();
+      if (state.error) this.log.info('Milvus endpoint reachable again', { address: state.endpoint.address });
+      state.error = undefined;
+      state.failures = 0;
+    } catch (err) {
+      const failure: MilvusFailure = err instanceof MilvusCallError ? err.failure : { kind: 'other', message: (err as Error).message };
+      if (!state.error) this.log.warn('Listing Milvus refresh jobs failed', { address: state.endpoint.address, error: failure.message });
+      state.error = { failure, sinceMs: state.error?.sinceMs ?? this.now() };
+      state.failures += 1;
+    } finally {
+      state.running = false;
+    }
+    if (this.endpoints.get(endpointKey) !== state) return; // released meanwhile
+    for (const [key, w] of this.watchers) {
+      if (w.endpointKey !== endpointKey) continue;
+      const view = viewOf(state, w.watch);
+      const fingerprint = JSON.stringify({ ...view, fetchedAtMs: undefined, error: view.error?.failure });
+      const missing = 'jobId' in w.watch && !view.job;
+      if (fingerprint !== w.delivered || missing) {
+        w.delivered = fingerprint;
+        this.enqueue(key);
+      }
+    }
+    const delay = state.error
+      ? Math.min(this.options.maxBackoffMs, this.options.pollIntervalMs * 2 ** Math.min(state.failures - 1, 10))
+      : this.options.pollIntervalMs;
+    this.schedule(endpointKey, delay);
+  }
+}
+
+function viewOf(state: EndpointState, watch: NonNullable<Watch>): ObservedView {
+  const view: ObservedView = { fetchedAtMs: state.fetchedAtMs };
+  // While listing fails the last snapshot is not the truth any more: report the failure only.
+  if (state.error) return { ...view, error: state.error };
+  if ('jobId' in watch) {
+    const job = state.jobs.get(watch.jobId);
+    if (job) view.job = job;
+  } else {
+    const active = [...state.jobs.values()].find((j) => j.collectionName === watch.collection && !isTerminal(j.state));
+    if (active) view.activeOnCollection = active;
+  }
+  return view;
+}

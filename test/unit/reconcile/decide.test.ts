@@ -1,0 +1,304 @@
+import { describe, expect, it } from 'vitest';
+import { findCondition } from '../../../src/api/conditions.js';
+import type { ExternalCollectionRefresh, ExternalCollectionRefreshStatus } from '../../../src/api/v1alpha1.js';
+import { type DecideInput, type Decision, type Settings, afterSubmit, decide } from '../../../src/reconcile/decide.js';
+import type { JobInfo } from '../../../src/reconcile/types.js';
+
+const NOW = Date.UTC(2026, 10, 29, 12, 0, 0);
+const SETTINGS: Settings = { pollIntervalMs: 5_000, submitGraceMs: 30_000, unavailableStallMs: 600_000, maxSubmitAttempts: 3, historyLimit: 5 };
+const BASE_ID = 470_000_000_000_000_000n;
+const id = (n: number): string => (BASE_ID + BigInt(n)).toString();
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** A resource builder: aRefresh().atGeneration(2).requested('x').withStatus({...}) */
+function aRefresh(status?: ExternalCollectionRefreshStatus, opts: { generation?: number; requestedAt?: string } = {}): ExternalCollectionRefresh {
+  return {
+    apiVersion: 'milvus.io/v1alpha1',
+    kind: 'ExternalCollectionRefresh',
+    metadata: {
+      name: 'products',
+      namespace: 'search',
+      generation: opts.generation ?? 1,
+      resourceVersion: '10',
+      ...(opts.requestedAt ? { annotations: { 'milvus.io/refresh-requested-at': opts.requestedAt } } : {}),
+    },
+    spec: { milvus: { address: 'milvus:19530' }, collectionName: 'products' },
+    ...(status ? { status } : {}),
+  };
+}
+
+function aJob(n: number, state: JobInfo['state'], progress = 0, extra: Partial<JobInfo> = {}): JobInfo {
+  return {
+    jobId: id(n),
+    collectionName: 'products',
+    state,
+    progress,
+    reason: '',
+    externalSource: 's3://lake/products/',
+    externalSpec: '{"format":"parquet"}',
+    startTimeMs: NOW - 60_000,
+    endTimeMs: state === 'RefreshCompleted' || state === 'RefreshFailed' ? NOW - 1_000 : 0,
+    ...extra,
+  };
+}
+
+function input(r: ExternalCollectionRefresh, extra: Partial<DecideInput> = {}): DecideInput {
+  return { now: NOW, resource: r, settings: SETTINGS, connection: { ok: true, address: 'milvus:19530' }, ...extra };
+}
+
+function update(d: Decision): Extract<Decision, { kind: 'update' }> {
+  if (d.kind !== 'update') throw new Error(`expected update, got ${d.kind}`);
+  return d;
+}
+
+function ready(d: Decision): { status: string; reason: string; message: string } {
+  const c = findCondition(update(d).status.conditions, 'Ready')!;
+  return { status: c.status, reason: c.reason, message: c.message };
+}
+
+const submitted = (n = 0, extra: Partial<ExternalCollectionRefreshStatus['run']> = {}): ExternalCollectionRefreshStatus => ({
+  observedGeneration: 1,
+  run: { generation: 1, requestedAt: '', trigger: 'created', submittedAt: iso(NOW - 1_000), baselineJobId: id(n), attempts: 1, ...extra },
+});
+
+describe('decide: a new resource', () => {
+  it('asks for the collection jobs first, then submits with the highest listed id as baseline', () => {
+    const r = aRefresh();
+    expect(decide(input(r))).toEqual({ kind: 'listCollectionJobs' });
+    const d = decide(input(r, { collectionJobs: { jobs: [aJob(3, 'RefreshCompleted', 100), aJob(7, 'RefreshFailed', 20)] } }));
+    expect(d.kind).toBe('submit');
+    if (d.kind !== 'submit') return;
+    expect(d.status.run).toEqual({ generation: 1, requestedAt: '', trigger: 'created', submittedAt: iso(NOW), baselineJobId: id(7), attempts: 1 });
+    expect(d.request).toEqual({ collection: 'products', database: 'default' });
+    expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Submitting', observedGeneration: 1 });
+  });
+
+  it('sends the source and spec override together, the spec as JSON', () => {
+    const r = aRefresh();
+    r.spec.externalSource = 's3://lake/v2/';
+    r.spec.externalSpec = { format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-west-2' } };
+    const d = decide(input(r, { collectionJobs: { jobs: [] } }));
+    expect(d.kind === 'submit' && d.request).toEqual({
+      collection: 'products',
+      database: 'default',
+      externalSource: 's3://lake/v2/',
+      externalSpec: '{"format":"parquet","extfs":{"cloud_provider":"aws","region":"us-west-2"}}',
+    });
+  });
+
+  it('waits for a job it did not start instead of submitting, and watches the collection', () => {
+    const d = update(decide(input(aRefresh(), { collectionJobs: { jobs: [aJob(9, 'RefreshInProgress', 40)] } })));
+    expect(d.watch).toEqual({ collection: 'products' });
+    expect(d.claim).toBe(false);
+    expect(ready(d)).toMatchObject({ status: 'False', reason: 'WaitingForActiveJob' });
+    expect(ready(d).message).toContain(`job ${id(9)}`);
+  });
+
+  it('does not even list while the observer still sees a foreign active job', () => {
+    const d = decide(input(aRefresh(), { view: { fetchedAtMs: NOW, activeOnCollection: aJob(9, 'RefreshPending') } }));
+    expect(ready(d).reason).toBe('WaitingForActiveJob');
+  });
+
+  it('waits for another resource of the operator that holds the collection, without calling Milvus', () => {
+    const d = decide(input(aRefresh(), { claim: { owner: 'search/other', jobId: id(5) } }));
+    expect(ready(d)).toMatchObject({ reason: 'WaitingForResource' });
+    expect(ready(d).message).toContain('search/other');
+    expect(update(d).requeue).toEqual({ afterMs: SETTINGS.pollIntervalMs });
+  });
+
+  it('reports a missing collection as Stalled and backs off', () => {
+    const d = update(decide(input(aRefresh(), { collectionJobs: { failure: { kind: 'collectionNotFound', message: 'collection not found[database=default][collection=products]' } } })));
+    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'CollectionNotFound' });
+    expect(d.requeue).toEqual({ backoff: true });
+  });
+
+  it('reports a missing Secret without calling Milvus', () => {
+    const d = update(decide(input(aRefresh(), { connection: { ok: false, reason: 'SecretNotFound', message: 'Secret search/creds not found' } })));
+    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'SecretNotFound', message: 'Secret search/creds not found' });
+  });
+});
+
+describe('decide: after the refresh call (afterSubmit)', () => {
+  const intent = aRefresh(submitted(0));
+  it('records the job id and watches it', () => {
+    const d = update(afterSubmit(intent, { jobId: id(11) }, NOW, SETTINGS, 'milvus:19530'));
+    expect(d.status.jobId).toBe(id(11));
+    expect(d.status.state).toBeUndefined(); // not claimed before Milvus reports it
+    expect(d.watch).toEqual({ jobId: id(11) });
+    expect(ready(d).reason).toBe('RefreshSubmitted');
+  });
+
+  it('keeps the intent when the call may have reached Milvus (unavailable), and when Milvus says "in progress"', () => {
+    for (const kind of ['unavailable', 'duplicate'] as const) {
+      const d = update(afterSubmit(intent, { failure: { kind, message: 'x' } }, NOW, SETTINGS, 'milvus:19530'));
+      expect(d.status.run?.submittedAt).toBe(intent.status!.run!.submittedAt);
+      expect(d.claim).toBe(true);
+    }
+  });
+
+  it('drops the intent when Milvus certainly created no job', () => {
+    const d = update(afterSubmit(intent, { failure: { kind: 'notExternal', message: 'collection products is not an external collection: invalid parameter' } }, NOW, SETTINGS, 'm'));
+    expect(d.status.run?.submittedAt).toBeUndefined();
+    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'NotExternalCollection' });
+    expect(d.claim).toBe(false);
+  });
+});
+
+describe('decide: a submission in doubt (the process died around the call)', () => {
+  it('adopts the first job above the baseline', () => {
+    const r = aRefresh(submitted(5));
+    const d = update(decide(input(r, { collectionJobs: { jobs: [aJob(12, 'RefreshPending'), aJob(9, 'RefreshInProgress', 10), aJob(5, 'RefreshCompleted', 100)] } })));
+    expect(d.status.jobId).toBe(id(9));
+    expect(d.status.state).toBe('RefreshInProgress');
+    expect(ready(d).reason).toBe('RefreshAdopted');
+    expect(d.watch).toEqual({ jobId: id(9) });
+  });
+
+  it('adopts a job that already ended, and is done', () => {
+    const r = aRefresh(submitted(5));
+    const d = update(decide(input(r, { collectionJobs: { jobs: [aJob(6, 'RefreshCompleted', 100)] } })));
+    expect(d.status).toMatchObject({ jobId: id(6), state: 'RefreshCompleted', progress: 100, lastSuccessfulTime: iso(NOW - 1_000) });
+    expect(ready(d)).toMatchObject({ status: 'True', reason: 'RefreshCompleted' });
+    expect(d.watch).toBeUndefined();
+  });
+
+  it('does not adopt the job another resource holds', () => {
+    const r = aRefresh(submitted(5));
+    const d = update(decide(input(r, { claim: { owner: 'search/other', jobId: id(6) }, collectionJobs: { jobs: [aJob(6, 'RefreshInProgress')] } })));
+    expect(d.status.jobId).toBeUndefined();
+    expect(ready(d).reason).toBe('WaitingForActiveJob');
+  });
+
+  it('waits out the grace period before calling again (Milvus persists jobs asynchronously)', () => {
+    const r = aRefresh(submitted(5));
+    const d = update(decide(input(r, { collectionJobs: { jobs: [aJob(5, 'RefreshCompleted', 100)] } })));
+    expect(d.status.jobId).toBeUndefined();
+    expect(d.requeue).toEqual({ afterMs: SETTINGS.submitGraceMs - 1_000 });
+  });
+
+  it('calls again after the grace period when no job appeared, counting the attempt', () => {
+    const r = aRefresh(submitted(5));
+    const d = decide(input({ ...r }, { now: NOW + 40_000, collectionJobs: { jobs: [aJob(5, 'RefreshCompleted', 100)] } }));
+    expect(d.kind === 'submit' && d.status.run).toMatchObject({ attempts: 2, baselineJobId: id(5), trigger: 'created', submittedAt: iso(NOW + 40_000) });
+  });
+
+  it('gives up after maxSubmitAttempts calls left no job', () => {
+    const r = aRefresh(submitted(5, { attempts: 3 }));
+    const d = update(decide(input(r, { now: NOW + 40_000, collectionJobs: { jobs: [] } })));
+    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'SubmitLost' });
+    const again = decide(input({ ...r, status: d.status }, { now: NOW + 50_000 }));
+    expect(update(again).requeue).toBeUndefined(); // no more Milvus calls until a new trigger
+  });
+});
+
+describe('decide: following a job', () => {
+  const running: ExternalCollectionRefreshStatus = { ...submitted(0), jobId: id(1), state: 'RefreshInProgress', progress: 10 };
+
+  it('copies every field Milvus reports and stays Reconciling while it runs', () => {
+    const job = aJob(1, 'RefreshInProgress', 55, { reason: '' });
+    const d = update(decide(input(aRefresh(running), { view: { fetchedAtMs: NOW, job } })));
+    expect(d.status).toMatchObject({
+      jobId: id(1),
+      collectionName: 'products',
+      state: 'RefreshInProgress',
+      progress: 55,
+      externalSource: 's3://lake/products/',
+      externalSpec: '{"format":"parquet"}',
+      startTime: iso(NOW - 60_000),
+    });
+    expect(d.status.endTime).toBeUndefined();
+    expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({ status: 'True', reason: 'RefreshInProgress' });
+    expect(d.watch).toEqual({ jobId: id(1) });
+  });
+
+  it('shows a transient reason while Pending without calling it a failure', () => {
+    const d = update(decide(input(aRefresh(running), { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshPending', 0, { reason: 'NoSuchBucket' }) } })));
+    expect(d.status.reason).toBe('NoSuchBucket');
+    expect(findCondition(d.status.conditions, 'Stalled')?.status).toBe('False');
+    expect(ready(d).message).toContain('Milvus reports: NoSuchBucket');
+  });
+
+  it('becomes Ready when the job completes, and Stalled with Milvus\' reason when it fails', () => {
+    const done = update(decide(input(aRefresh(running), { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshCompleted', 100) } })));
+    expect(ready(done)).toMatchObject({ status: 'True', reason: 'RefreshCompleted' });
+    expect(done.status.lastSuccessfulTime).toBe(iso(NOW - 1_000));
+    expect(done.status.endTime).toBe(iso(NOW - 1_000));
+    expect(done.watch).toBeUndefined();
+    const failed = update(decide(input(aRefresh(running), { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshFailed', 30, { reason: 'worker failure 1/1: boom' }) } })));
+    expect(findCondition(failed.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'RefreshFailed' });
+    expect(ready(failed).message).toBe(`Milvus refresh job ${id(1)} failed: worker failure 1/1: boom`);
+  });
+
+  it('says Milvus is unreachable, then Stalled once that lasts too long', () => {
+    const since = NOW - 60_000;
+    const view = { fetchedAtMs: NOW - 70_000, error: { failure: { kind: 'unavailable' as const, message: '14 UNAVAILABLE: connect ECONNREFUSED' }, sinceMs: since } };
+    const d = update(decide(input(aRefresh(running), { view })));
+    expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({ status: 'True', reason: 'MilvusUnavailable' });
+    expect(ready(d).message).toContain('Last known: Milvus refresh job');
+    const later = update(decide(input(aRefresh(running), { view, now: since + SETTINGS.unavailableStallMs })));
+    expect(findCondition(later.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'MilvusUnavailable' });
+    expect(later.watch).toEqual({ jobId: id(1) }); // still observing: it recovers when Milvus returns
+  });
+
+  it('treats a job Milvus never reported after the grace period as dropped (milvus#49231) and goes back to doubt', () => {
+    const unseen: ExternalCollectionRefreshStatus = { ...submitted(0), jobId: id(1) };
+    const early = update(decide(input(aRefresh(unseen), { view: { fetchedAtMs: NOW } })));
+    expect(early.status.jobId).toBe(id(1));
+    const d = update(decide(input(aRefresh(unseen), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000 } })));
+    expect(d.status.jobId).toBeUndefined();
+    expect(d.status.run?.submittedAt).toBe(unseen.run!.submittedAt);
+    expect(ready(d).reason).toBe('JobDropped');
+  });
+
+  it('reports a job that vanished after being seen as JobLost, and stops following it', () => {
+    const d = update(decide(input(aRefresh(running), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000 } })));
+    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'JobLost' });
+    expect(d.status.state).toBe('RefreshInProgress'); // the last state Milvus reported, not an invented one
+    expect(d.watch).toBeUndefined();
+    const after = update(decide(input(aRefresh(d.status), { now: NOW + 50_000 })));
+    expect(after.requeue).toBeUndefined();
+    expect(after.watch).toBeUndefined();
+  });
+});
+
+describe('decide: triggers', () => {
+  const completed: ExternalCollectionRefreshStatus = {
+    ...submitted(0),
+    jobId: id(1),
+    state: 'RefreshCompleted',
+    progress: 100,
+    endTime: iso(NOW - 5_000),
+  };
+
+  it('does nothing, and calls nothing, when the current trigger is done', () => {
+    const d = update(decide(input(aRefresh(completed))));
+    expect(d.requeue).toBeUndefined();
+    expect(d.watch).toBeUndefined();
+  });
+
+  it('starts a new run for a new annotation value, keeping the previous job in history', () => {
+    const d = decide(input(aRefresh(completed, { requestedAt: '2026-11-29T12:00:00Z' }), { collectionJobs: { jobs: [aJob(1, 'RefreshCompleted', 100)] } }));
+    expect(d.kind).toBe('submit');
+    if (d.kind !== 'submit') return;
+    expect(d.status.run).toMatchObject({ generation: 1, requestedAt: '2026-11-29T12:00:00Z', trigger: 'refresh requested (milvus.io/refresh-requested-at=2026-11-29T12:00:00Z)', attempts: 1 });
+    expect(d.status.jobId).toBeUndefined();
+    expect(d.status.history).toEqual([{ jobId: id(1), state: 'RefreshCompleted', progress: 100, endTime: iso(NOW - 5_000), trigger: 'created' }]);
+  });
+
+  it('starts a new run for a spec change, but only after the running job ends', () => {
+    const running: ExternalCollectionRefreshStatus = { ...completed, state: 'RefreshInProgress', progress: 30, endTime: undefined };
+    const r = aRefresh(running, { generation: 2 });
+    const d = update(decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshInProgress', 40) } })));
+    expect(ready(d).message).toContain('A new refresh (spec changed (generation 2)) starts when it ends');
+    expect(d.status.observedGeneration).toBe(2);
+    const ended = update(decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshCompleted', 100) } })));
+    expect(ended.requeue).toEqual({ afterMs: 0 });
+    expect(decide(input(aRefresh(ended.status, { generation: 2 }))).kind).toBe('listCollectionJobs');
+  });
+
+  it('keeps conditions at the current generation so kubectl wait does not return early', () => {
+    const d = update(decide(input(aRefresh(completed, { generation: 3 }), { collectionJobs: { jobs: [aJob(9, 'RefreshInProgress')] } })));
+    for (const c of d.status.conditions ?? []) expect(c.observedGeneration).toBe(3);
+    expect(ready(d).status).toBe('False');
+  });
+});

@@ -1,0 +1,74 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WorkQueue, backoffMs } from '../../../src/runtime/workqueue.js';
+
+describe('WorkQueue', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const queue = (): WorkQueue => new WorkQueue({ baseBackoffMs: 1_000, maxBackoffMs: 300_000 });
+
+  it('holds a key once however often it is added', async () => {
+    const q = queue();
+    q.add('a');
+    q.add('b');
+    q.add('a');
+    expect(q.length).toBe(2);
+    expect(await q.get()).toBe('a');
+    expect(await q.get()).toBe('b');
+  });
+
+  it('never hands a key to two workers: an add during processing is replayed after done()', async () => {
+    const q = queue();
+    q.add('a');
+    const key = await q.get();
+    q.add('a');
+    expect(q.length).toBe(0);
+    let second: string | undefined;
+    void q.get().then((k) => (second = k));
+    await Promise.resolve();
+    expect(second).toBeUndefined();
+    q.done(key!);
+    await Promise.resolve();
+    expect(second).toBe('a');
+  });
+
+  it('keeps the earliest delayed add', async () => {
+    const q = queue();
+    q.addAfter('a', 10_000);
+    q.addAfter('a', 2_000);
+    q.addAfter('a', 5_000);
+    vi.advanceTimersByTime(1_999);
+    expect(q.length).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(q.length).toBe(1);
+    expect(await q.get()).toBe('a');
+    vi.advanceTimersByTime(20_000);
+    expect(q.length).toBe(0);
+  });
+
+  it('backs off per key exponentially up to the cap, and forget() resets it', () => {
+    const q = queue();
+    const delays = [0, 1, 2, 3, 20].map(() => q.addRateLimited('a'));
+    expect(delays[0]).toBeGreaterThanOrEqual(900);
+    expect(delays[0]).toBeLessThanOrEqual(1_100);
+    expect(delays[3]).toBeGreaterThanOrEqual(7_200);
+    expect(q.retries('a')).toBe(5);
+    q.forget('a');
+    expect(q.retries('a')).toBe(0);
+    expect(backoffMs(30, 1_000, 300_000, () => 0.5)).toBe(300_000);
+    expect(q.addRateLimited('b')).toBeLessThanOrEqual(1_100);
+  });
+
+  it('releases waiting workers on shutdown and ignores later adds', async () => {
+    const q = queue();
+    const waiting = q.get();
+    q.shutdown();
+    expect(await waiting).toBeUndefined();
+    q.add('a');
+    expect(q.length).toBe(0);
+  });
+});
