@@ -19,6 +19,9 @@ export interface OperatorConfig {
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
   /** "" disables. */
   metricsBindAddress: string;
   healthProbeBindAddress: string;
@@ -42,6 +45,9 @@ Usage: node dist/main.js [flags]   (npm start -- [flags])
   --leader-elect                      elect a leader through a Lease before working (default false)
   --leader-election-namespace <ns>    namespace of the Lease (default $POD_NAMESPACE or default)
   --leader-election-id <name>         name of the Lease (default milvus-refresh-operator)
+  --leader-elect-lease-duration <d>   how long a lease holds without renewal (default 15s)
+  --leader-elect-renew-deadline <d>   how long the leader keeps trying to renew (default 10s)
+  --leader-elect-retry-period <d>     how often to try (default 2s)
   --metrics-bind-address <addr>       Prometheus /metrics (default :8080; "0" disables)
   --health-probe-bind-address <addr>  /healthz and /readyz (default :8081; "0" disables)
   --log-level <level>                 debug, info, warn or error (default info)
@@ -64,6 +70,9 @@ const FLAGS = {
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-namespace': { type: 'string' },
   'leader-election-id': { type: 'string', default: 'milvus-refresh-operator' },
+  'leader-elect-lease-duration': { type: 'string', default: '15s' },
+  'leader-elect-renew-deadline': { type: 'string', default: '10s' },
+  'leader-elect-retry-period': { type: 'string', default: '2s' },
   'metrics-bind-address': { type: 'string', default: ':8080' },
   'health-probe-bind-address': { type: 'string', default: ':8081' },
   'log-level': { type: 'string', default: 'info' },
@@ -130,10 +139,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     leaderElect: get('leader-elect') === true,
     leaderElectionNamespace: (get('leader-election-namespace') as string | undefined) ?? env.POD_NAMESPACE ?? 'default',
     leaderElectionId: String(get('leader-election-id')),
+    leaseDurationMs: duration('leader-elect-lease-duration', 1_000),
+    renewDeadlineMs: duration('leader-elect-renew-deadline', 500),
+    retryPeriodMs: duration('leader-elect-retry-period', 100),
     metricsBindAddress: bind('metrics-bind-address'),
     healthProbeBindAddress: bind('health-probe-bind-address'),
     logLevel: logLevel as LogLevel,
   };
   if (config.backoffMaxMs < config.backoffBaseMs) throw new ConfigError('--backoff-max must not be below --backoff-base');
+  // client-go's rule: leaseDuration > renewDeadline > 1.2 * retryPeriod.
+  if (!(config.leaseDurationMs > config.renewDeadlineMs && config.renewDeadlineMs > 1.2 * config.retryPeriodMs)) {
+    throw new ConfigError('--leader-elect-lease-duration must exceed --leader-elect-renew-deadline, which must exceed 1.2 x --leader-elect-retry-period');
+  }
   return Object.freeze(config);
 }

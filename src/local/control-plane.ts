@@ -138,9 +138,9 @@ function stopProcess(proc: ChildProcess, timeoutMs = 20_000): Promise<void> {
 
 /** Installs every CRD manifest in `crdDir` with kubectl and waits until discovery serves each plural. */
 export async function installCrds(kubeconfigPath: string, crdDir: string, timeoutMs = 60_000): Promise<string[]> {
-  const files = existsSync(crdDir) ? readdirSync(crdDir).filter((f) => /\.(ya?ml|json)$/.test(f)) : [];
+  const files = existsSync(crdDir) ? readdirSync(crdDir).filter((f) => /\.(ya?ml|json)$/.test(f) && !/^kustomization\.ya?ml$/.test(f)) : [];
   if (files.length === 0) return [];
-  await execFileAsync('kubectl', ['--kubeconfig', kubeconfigPath, 'apply', '--server-side', '--force-conflicts', '-f', crdDir]);
+  await execFileAsync('kubectl', ['--kubeconfig', kubeconfigPath, 'apply', '--server-side', '--force-conflicts', ...files.flatMap((f) => ['-f', join(crdDir, f)])]);
   const { stdout } = await execFileAsync('kubectl', [
     '--kubeconfig', kubeconfigPath, 'get', 'crd', '-o',
     'jsonpath={range .items[*]}{.spec.group} {.spec.names.plural} {.spec.versions[?(@.served==true)].name}{"\\n"}{end}',

@@ -59,6 +59,8 @@ export interface ObserverPort {
 /** The table of collections held by this operator's resources. */
 export interface ClaimsPort {
   holder(collection: string, self: string): Claim | undefined;
+  /** Takes `collection` for `owner` unless another owner holds it; true when `owner` holds it now. */
+  acquire(collection: string, owner: string): boolean;
   set(collection: string, owner: string, jobId?: string): void;
   release(owner: string): string | undefined;
 }

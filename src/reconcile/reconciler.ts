@@ -69,15 +69,20 @@ export class Reconciler {
       view: observer.view(key),
     };
     let decision = decide(input);
+    let collectionJobs: DecideInput['collectionJobs'];
     if (decision.kind === 'listCollectionJobs' && conn.ok) {
-      const collectionJobs = await this.listCollection(conn.endpoint, r.spec.collectionName);
+      collectionJobs = await this.listCollection(conn.endpoint, r.spec.collectionName);
       decision = decide({ ...input, collectionJobs });
     }
     if (decision.kind === 'listCollectionJobs') throw new Error('decide asked for jobs without a connection');
 
+    if (decision.kind === 'submit' && !claims.acquire(collectionKey, key)) {
+      // Another resource took the collection while this one was listing: never submit beside it.
+      decision = decide({ ...input, collectionJobs, claim: claims.holder(collectionKey, key) });
+      if (decision.kind !== 'update') return { requeueAfterMs: this.deps.settings.pollIntervalMs };
+    }
     let base = r;
     if (decision.kind === 'submit' && conn.ok) {
-      claims.set(collectionKey, key);
       // The intent is recorded first, with optimistic concurrency: a stale reconcile fails here and never calls Milvus.
       base = await this.write(r, decision.status);
       this.deps.step?.('after-intent');

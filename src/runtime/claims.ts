@@ -25,6 +25,13 @@ export class Claims implements ClaimsPort {
     return c && c.owner !== self ? { ...c } : undefined;
   }
 
+  acquire(collection: string, owner: string): boolean {
+    const existing = this.byCollection.get(collection);
+    if (existing && existing.owner !== owner) return false;
+    this.set(collection, owner, existing?.jobId);
+    return true;
+  }
+
   /** `owner` holds `collection` (possibly with a known job). Moves an earlier claim of the owner. */
   set(collection: string, owner: string, jobId?: string): void {
     const previous = this.byOwner.get(owner);

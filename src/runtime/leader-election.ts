@@ -18,8 +18,6 @@ export interface LeaderElectionOptions {
   onLeading?: (leading: boolean) => void;
 }
 
-export const DEFAULT_LEASE = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
-
 export class LeaderElector {
   private readonly api: CoordinationV1Api;
   private observed: { record: string; at: number } | undefined;

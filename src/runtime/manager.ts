@@ -18,7 +18,7 @@ import { Reconciler } from '../reconcile/reconciler.js';
 import { Claims } from './claims.js';
 import { Controller } from './controller.js';
 import { failpoint } from './failpoints.js';
-import { DEFAULT_LEASE, LeaderElector } from './leader-election.js';
+import { LeaderElector } from './leader-election.js';
 import { JobObserver } from './observer.js';
 import { WorkQueue } from './workqueue.js';
 
@@ -115,7 +115,9 @@ export class Manager {
         namespace: config.leaderElectionNamespace,
         name: config.leaderElectionId,
         identity: `${process.env.POD_NAME ?? hostname()}_${process.pid}`,
-        ...DEFAULT_LEASE,
+        leaseDurationMs: config.leaseDurationMs,
+        renewDeadlineMs: config.renewDeadlineMs,
+        retryPeriodMs: config.retryPeriodMs,
         log,
         onLeading: (leading) => m.leader.set({ name: config.leaderElectionId }, leading ? 1 : 0),
       });

@@ -4,6 +4,8 @@
  * file works in namespaces of its own.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { REPO_ROOT, ensureControlPlaneBinaries, startControlPlane } from '../../src/local/control-plane.js';
 
@@ -12,6 +14,8 @@ declare module 'vitest' {
     kubeconfig: string;
     apiServer: string;
     caCertPath: string;
+    /** Kubeconfig of the operator's ServiceAccount, bound by deploy/base/rbac.yaml: least privilege. */
+    operatorKubeconfig: string;
   }
 }
 
@@ -23,5 +27,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('kubeconfig', cp.kubeconfigPath);
   project.provide('apiServer', cp.server);
   project.provide('caCertPath', cp.caCertPath);
+  project.provide('operatorKubeconfig', operatorKubeconfig(cp.kubeconfigPath, cp.server, cp.caCertPath, cp.workDir));
   return () => cp.stop();
+}
+
+/** Applies the shipped RBAC and returns a kubeconfig with a token of the operator's ServiceAccount. */
+function operatorKubeconfig(admin: string, server: string, caCertPath: string, dir: string): string {
+  const kubectl = (...args: string[]): string => execFileSync('kubectl', ['--kubeconfig', admin, ...args], { encoding: 'utf8' });
+  kubectl('apply', '-f', join(REPO_ROOT, 'deploy', 'base', 'namespace.yaml'), '-f', join(REPO_ROOT, 'deploy', 'base', 'rbac.yaml'));
+  const token = kubectl('-n', 'milvus-refresh-operator', 'create', 'token', 'milvus-refresh-operator', '--duration=6h').trim();
+  const path = join(dir, 'operator.kubeconfig');
+  const ca = readFileSync(caCertPath).toString('base64');
+  writeFileSync(
+    path,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: ${server}\n    certificate-authority-data: ${ca}\n` +
+      `users:\n- name: operator\n  user:\n    token: ${token}\ncontexts:\n- name: operator\n  context: {cluster: local, user: operator}\ncurrent-context: operator\n`,
+    { mode: 0o600 },
+  );
+  return path;
 }

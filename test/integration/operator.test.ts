@@ -1,0 +1,253 @@
+/**
+ * The operator end to end, driven with kubectl as a user would: a real kube-apiserver, the Milvus emulator
+ * over gRPC, and the operator as its own process with the least-privilege ServiceAccount of deploy/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExternalCollectionRefresh } from '../../src/api/v1alpha1.js';
+import { startEmulator } from '../../src/emulator/server.js';
+import type { JobInfo } from '../../src/emulator/state.js';
+import { kubectl } from '../support/kubectl.js';
+import type { OperatorProcess } from '../support/operator.js';
+import { SPEC, TestEnv, condition, sleep } from '../support/env.js';
+
+const env = new TestEnv('op');
+let operator: OperatorProcess;
+
+/** The status fields must equal what Milvus reports for the job. */
+function expectStatusMatches(r: ExternalCollectionRefresh, job: JobInfo): void {
+  const ms = (s: string): string | undefined => (Number(s) > 0 ? new Date(Number(s)).toISOString() : undefined);
+  expect(r.status).toMatchObject({
+    jobId: job.job_id,
+    collectionName: job.collection_name,
+    state: job.state,
+    progress: Number(job.progress),
+    reason: job.reason,
+    externalSource: job.external_source,
+    externalSpec: job.external_spec,
+    startTime: ms(job.start_time),
+  });
+  expect(r.status?.endTime).toBe(ms(job.end_time));
+}
+
+describe('operator', () => {
+  beforeAll(async () => {
+    await env.setUp();
+    operator = env.startOperator();
+    await operator.waitForLog(/Controller started/);
+  });
+
+  afterAll(async () => {
+    await env.tearDown();
+  });
+
+  it('refreshes a new resource to RefreshCompleted with every status field equal to what Milvus reports', async () => {
+    env.emulator.seedCollection({ name: 'products', source: 's3://lake/products/', spec: { ...SPEC, extfs: { ...SPEC.extfs } } });
+    await env.applyRefresh('products');
+    // kubectl wait returns when the job completes (conditions carry observedGeneration).
+    const wait = await kubectl(env.kubeconfig, ['-n', env.namespace, 'wait', '--for=condition=Ready', 'externalcollectionrefresh/products', '--timeout=60s']);
+    expect(wait.stderr).toBe('');
+    expect(wait.stdout).toContain('condition met');
+    const r = await env.get('products');
+    const jobs = env.emulator.jobs('products');
+    expect(jobs).toHaveLength(1);
+    expectStatusMatches(r, jobs[0]!);
+    expect(r.status).toMatchObject({ state: 'RefreshCompleted', progress: 100, observedGeneration: 1, lastSuccessfulTime: r.status?.endTime });
+    expect(BigInt(r.status!.jobId!)).toBeGreaterThan(2n ** 53n);
+    expect(condition(r, 'Ready')).toMatchObject({ status: 'True', reason: 'RefreshCompleted' });
+    expect(condition(r, 'Reconciling')?.status).toBe('False');
+    expect(condition(r, 'Stalled')?.status).toBe('False');
+    // kubectl get: collection, state, progress; -o wide adds the job id.
+    const table = await env.k('get', 'ecr', 'products');
+    expect(table).toMatch(/NAME\s+COLLECTION\s+STATE\s+PROGRESS\s+AGE/);
+    expect(table).toMatch(/products\s+products\s+RefreshCompleted\s+100/);
+    expect(await env.k('get', 'ecr', 'products', '-o', 'wide')).toContain(r.status!.jobId!);
+    expect((await env.k('get', 'milvus', '-o', 'name')).split('\n')).toContain('externalcollectionrefresh.milvus.io/products');
+    const events = await env.events('products');
+    expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(['RefreshSubmitted', 'RefreshCompleted']));
+  });
+
+  it('writes nothing and calls Milvus for nothing once the job has ended', async () => {
+    await env.waitForReason('products', 'RefreshCompleted');
+    const rv = (await env.get('products')).metadata.resourceVersion;
+    const rpcsBefore = env.emulator.rpcs().length;
+    await sleep(3_000); // six poll intervals
+    expect(env.emulator.rpcs().length - rpcsBefore).toBe(0);
+    expect((await env.get('products')).metadata.resourceVersion).toBe(rv);
+  });
+
+  it('starts exactly one new job when milvus.io/refresh-requested-at changes, and keeps the previous one in history', async () => {
+    const before = await env.get('products');
+    await env.k('annotate', 'ecr', 'products', 'milvus.io/refresh-requested-at=2026-11-29T10:00:00Z', '--overwrite');
+    const r = await env.waitFor('products', (x) => x.status?.jobId !== before.status?.jobId && x.status?.state === 'RefreshCompleted', 30_000, 'a new completed job');
+    const jobs = env.emulator.jobs('products');
+    expect(jobs).toHaveLength(2);
+    expectStatusMatches(r, jobs[0]!);
+    expect(r.status?.lastHandledRequestedAt).toBe('2026-11-29T10:00:00Z');
+    expect(r.status?.run?.trigger).toBe('refresh requested (milvus.io/refresh-requested-at=2026-11-29T10:00:00Z)');
+    expect(r.status?.history?.[0]).toMatchObject({ jobId: before.status?.jobId, state: 'RefreshCompleted', trigger: 'created' });
+    // The same value again is not a new trigger.
+    await env.k('annotate', 'ecr', 'products', 'milvus.io/refresh-requested-at=2026-11-29T10:00:00Z', '--overwrite');
+    await sleep(1_500);
+    expect(env.emulator.jobs('products')).toHaveLength(2);
+  });
+
+  it('refreshes again with the new source and spec when the spec changes, redacting secrets in status', async () => {
+    env.emulator.seedCollection({ name: 'catalog', source: 's3://lake/catalog/v1/', spec: SPEC });
+    await env.applyRefresh('catalog');
+    await env.waitForReason('catalog', 'RefreshCompleted');
+    const spec = { format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-west-2', access_key_id: 'AKIAEXAMPLEKEY', access_key_value: 'wJalrXUtnFEMI-secret' } };
+    await env.applyRefresh('catalog', { externalSource: 's3://lake/catalog/v2/', externalSpec: spec });
+    const r = await env.waitFor('catalog', (x) => x.status?.observedGeneration === 2 && x.status?.state === 'RefreshCompleted' && x.status.run?.generation === 2, 30_000, 'generation 2 completed');
+    const jobs = env.emulator.jobs('catalog');
+    expect(jobs).toHaveLength(2);
+    expect(jobs[0]!.external_source).toBe('s3://lake/catalog/v2/');
+    expectStatusMatches(r, jobs[0]!);
+    expect(r.status?.externalSpec).toContain('"access_key_value":"***"');
+    const everything = JSON.stringify(r.status) + JSON.stringify(await env.events('catalog')) + operator.text();
+    expect(everything).not.toContain('wJalrXUtnFEMI-secret');
+    expect(everything).not.toContain('AKIAEXAMPLEKEY');
+    expect(env.emulator.state.getCollection('default', 'catalog', Date.now()).externalSource).toBe('s3://lake/catalog/v2/');
+  });
+
+  it('reports a failed job as Stalled with Milvus\' reason, and a Warning event', async () => {
+    env.emulator.seedCollection({ name: 'broken', source: 's3://lake/broken/', spec: SPEC });
+    env.emulator.setJobBehaviour('broken', { failAtPercent: 30, failReason: 'worker failure 1/1: no parquet files under lake/broken/' });
+    await env.applyRefresh('broken');
+    const wait = await kubectl(env.kubeconfig, ['-n', env.namespace, 'wait', '--for=condition=Stalled', 'ecr/broken', '--timeout=60s']);
+    expect(wait.stdout).toContain('condition met');
+    const r = await env.get('broken');
+    expect(r.status).toMatchObject({ state: 'RefreshFailed', progress: 30, reason: 'worker failure 1/1: no parquet files under lake/broken/' });
+    expect(condition(r, 'Stalled')).toMatchObject({ status: 'True', reason: 'RefreshFailed' });
+    expect(condition(r, 'Ready')?.status).toBe('False');
+    expect(await env.events('broken')).toContainEqual({ type: 'Warning', reason: 'RefreshFailed', note: `Milvus refresh job ${r.status?.jobId} failed: worker failure 1/1: no parquet files under lake/broken/` });
+    expect(env.emulator.jobs('broken')).toHaveLength(1); // no automatic resubmission (backoffLimit defaults to 0)
+  });
+
+  it('explains an unknown or non-external collection without a crash loop, while other resources proceed', async () => {
+    env.emulator.seedCollection({ name: 'ordinary', external: false });
+    env.emulator.seedCollection({ name: 'healthy', source: 's3://lake/healthy/', spec: SPEC });
+    await env.applyRefresh('nosuch');
+    await env.applyRefresh('ordinary');
+    await env.applyRefresh('healthy');
+    const missing = await env.waitForReason('nosuch', 'CollectionNotFound');
+    expect(condition(missing, 'Stalled')?.status).toBe('True');
+    expect(condition(missing, 'Ready')?.message).toContain('collection not found[database=default][collection=nosuch]');
+    const ordinary = await env.waitForReason('ordinary', 'NotExternalCollection');
+    expect(condition(ordinary, 'Ready')?.message).toContain('collection ordinary is not an external collection');
+    await env.waitForReason('healthy', 'RefreshCompleted');
+    // Backoff, not a hot loop: a handful of list calls in several seconds.
+    const calls = env.emulator.rpcs('ListRefreshExternalCollectionJobs').filter((c) => c.collection === 'nosuch').length;
+    await sleep(4_000);
+    const later = env.emulator.rpcs('ListRefreshExternalCollectionJobs').filter((c) => c.collection === 'nosuch').length;
+    expect(later - calls).toBeLessThanOrEqual(4);
+    expect(operator.alive).toBe(true);
+    expect(env.emulator.rpcs('RefreshExternalCollection').filter((c) => c.collection === 'nosuch')).toHaveLength(0);
+    // Creating the collection later is picked up by the retries.
+    env.emulator.seedCollection({ name: 'nosuch', source: 's3://lake/nosuch/', spec: SPEC });
+    await env.waitForReason('nosuch', 'RefreshCompleted', 30_000);
+  });
+
+  it('waits for a job it did not start, then runs its own', async () => {
+    env.emulator.seedCollection({ name: 'shared', source: 's3://lake/shared/', spec: SPEC });
+    env.emulator.setJobBehaviour('shared', { durationMs: 4_000, pendingMs: 200 });
+    const foreign = env.emulator.state.refresh({ db: 'default', name: 'shared', source: '', spec: '' }, Date.now()).toString();
+    await sleep(200);
+    await env.applyRefresh('shared');
+    const waiting = await env.waitForReason('shared', 'WaitingForActiveJob');
+    expect(condition(waiting, 'Ready')?.message).toContain(`job ${foreign}`);
+    expect(waiting.status?.jobId).toBeUndefined();
+    env.emulator.setJobBehaviour('shared', { durationMs: 1_000, pendingMs: 100 });
+    const r = await env.waitForReason('shared', 'RefreshCompleted', 30_000);
+    const jobs = env.emulator.jobs('shared');
+    expect(jobs.map((j) => j.job_id)).toEqual([r.status!.jobId, foreign]);
+    expect(Number(jobs[0]!.start_time)).toBeGreaterThanOrEqual(Number(jobs[1]!.end_time));
+  });
+
+  it('refreshes one collection for two resources, one after the other', async () => {
+    env.emulator.seedCollection({ name: 'twice', source: 's3://lake/twice/', spec: SPEC });
+    await Promise.all([env.applyRefresh('twice-a', { collectionName: 'twice' }), env.applyRefresh('twice-b', { collectionName: 'twice' })]);
+    const [a, b] = await Promise.all([env.waitForReason('twice-a', 'RefreshCompleted', 40_000), env.waitForReason('twice-b', 'RefreshCompleted', 40_000)]);
+    const jobs = env.emulator.jobs('twice');
+    expect(jobs).toHaveLength(2);
+    expect(new Set([a.status?.jobId, b.status?.jobId])).toEqual(new Set(jobs.map((j) => j.job_id)));
+    expect(Number(jobs[0]!.start_time)).toBeGreaterThanOrEqual(Number(jobs[1]!.end_time));
+  });
+
+  it('says when Milvus is unreachable, turns Stalled if it stays down, and recovers when it returns', async () => {
+    env.emulator.seedCollection({ name: 'outage', source: 's3://lake/outage/', spec: SPEC });
+    env.emulator.setJobBehaviour('outage', { durationMs: 5_000, pendingMs: 200 });
+    await env.applyRefresh('outage');
+    await env.waitFor('outage', (r) => r.status?.state === 'RefreshInProgress', 20_000, 'in progress');
+    await env.emulator.stop();
+    const down = await env.waitForReason('outage', 'MilvusUnavailable', 20_000);
+    expect(condition(down, 'Ready')?.message).toMatch(new RegExp(`Cannot reach Milvus at ${env.emulator.address.replace(/\./g, '\\.')}`));
+    expect(condition(down, 'Ready')?.message).toContain('Last known: Milvus refresh job');
+    expect(down.status?.state).toBe('RefreshInProgress'); // the last state Milvus reported, not an invented one
+    const stalled = await env.waitFor('outage', (r) => condition(r, 'Stalled')?.status === 'True', 20_000, 'Stalled');
+    expect(condition(stalled, 'Stalled')?.reason).toBe('MilvusUnavailable');
+    expect((await env.events('outage')).some((e) => e.type === 'Warning' && e.reason === 'MilvusUnavailable')).toBe(true);
+    await env.emulator.start();
+    const r = await env.waitForReason('outage', 'RefreshCompleted', 40_000);
+    expect(env.emulator.jobs('outage')).toHaveLength(1);
+    expectStatusMatches(r, env.emulator.jobs('outage')[0]!);
+  });
+
+  it('observes many active jobs with one list call per poll for the endpoint', async () => {
+    const names = ['bulk1', 'bulk2', 'bulk3', 'bulk4', 'bulk5'];
+    for (const name of names) {
+      env.emulator.seedCollection({ name, source: `s3://lake/${name}/`, spec: SPEC });
+      env.emulator.setJobBehaviour(name, { durationMs: 6_000, pendingMs: 200 });
+    }
+    await Promise.all(names.map((n) => env.applyRefresh(n)));
+    await Promise.all(names.map((n) => env.waitFor(n, (r) => r.status?.state === 'RefreshInProgress', 20_000, 'in progress')));
+    const listAll = (): number => env.emulator.rpcs('ListRefreshExternalCollectionJobs').filter((c) => !c.collection).length;
+    const start = listAll();
+    const t0 = Date.now();
+    await sleep(3_000);
+    const polls = (Date.now() - t0) / 500;
+    const calls = listAll() - start;
+    // One list per poll for the endpoint, whatever the number of jobs (five would give five per poll).
+    expect(calls).toBeGreaterThanOrEqual(2); // it does poll (a loaded machine may stretch the timer)
+    expect(calls).toBeLessThanOrEqual(Math.ceil(polls) + 1);
+    expect(env.emulator.rpcs('GetRefreshExternalCollectionProgress')).toHaveLength(0);
+    await Promise.all(names.map((n) => env.waitForReason(n, 'RefreshCompleted', 30_000)));
+  });
+
+  it('uses credentials from a Secret, says so when the Secret is missing, and never leaks them', async () => {
+    const secured = await startEmulator({ auth: { users: { root: 'S3cr3t-Passw0rd' } }, timings: { job: { durationMs: 1_000, pendingMs: 100 } } });
+    try {
+      secured.seedCollection({ name: 'vault', source: 's3://lake/vault/', spec: SPEC });
+      await env.applyRefresh('vault', { milvus: { address: secured.address, credentialsSecretRef: { name: 'milvus-creds' } } });
+      const missing = await env.waitForReason('vault', 'SecretNotFound');
+      expect(condition(missing, 'Ready')?.message).toContain(`Secret ${env.namespace}/milvus-creds (spec.milvus.credentialsSecretRef) does not exist`);
+      await env.k('create', 'secret', 'generic', 'milvus-creds', '--from-literal=username=root', '--from-literal=password=wrong-password');
+      const denied = await env.waitForReason('vault', 'AuthenticationFailed', 30_000);
+      expect(condition(denied, 'Ready')?.message).toContain('auth check failure');
+      await env.k('delete', 'secret', 'milvus-creds');
+      await env.k('create', 'secret', 'generic', 'milvus-creds', '--from-literal=token=root:S3cr3t-Passw0rd');
+      const r = await env.waitForReason('vault', 'RefreshCompleted', 40_000);
+      expect(secured.jobs('vault').map((j) => j.job_id)).toEqual([r.status?.jobId]);
+      const everything = JSON.stringify(r) + JSON.stringify(await env.events('vault')) + operator.text();
+      expect(everything).not.toContain('S3cr3t-Passw0rd');
+      expect(everything).not.toContain('wrong-password');
+    } finally {
+      await secured.close();
+    }
+  });
+
+  it('rejects at kubectl apply what admission can check, naming the field', async () => {
+    const bad = async (spec: Record<string, unknown>): Promise<string> => {
+      const body = { apiVersion: 'milvus.io/v1alpha1', kind: 'ExternalCollectionRefresh', metadata: { name: 'bad', namespace: env.namespace }, spec };
+      const r = await kubectl(env.kubeconfig, ['apply', '-f', '-'], JSON.stringify(body));
+      expect(r.code).not.toBe(0);
+      return r.stderr;
+    };
+    const milvus = { address: 'milvus:19530' };
+    expect(await bad({ milvus, collectionName: 'p', externalSource: 's3://lake/p/' })).toContain('spec.externalSource and spec.externalSpec must be set together');
+    expect(await bad({ milvus, collectionName: '1p' })).toContain('spec.collectionName must start with a letter or underscore');
+    expect(await bad({ milvus: { address: 'milvus' }, collectionName: 'p' })).toContain('spec.milvus.address must be host:port or http(s)://host:port');
+    expect(await bad({ milvus, collectionName: 'p', externalSource: 'file:///data', externalSpec: SPEC })).toContain('spec.externalSource must be <scheme>://');
+    expect(await bad({ milvus })).toContain('spec.collectionName: Required value');
+    expect(await bad({ milvus, collectionName: 'p', externalSource: 's3://lake/p/', externalSpec: { format: 'csv' } })).toMatch(/spec.externalSpec.format: Unsupported value: "csv"/);
+  });
+});
