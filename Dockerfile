@@ -15,5 +15,7 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 USER 65532:65532
-# Until the operator lands this image runs the Milvus refresh emulator.
-ENTRYPOINT ["/nodejs/bin/node", "dist/emulator/main.js", "--host", "0.0.0.0"]
+EXPOSE 8080 8081
+ENTRYPOINT ["/nodejs/bin/node", "dist/main.js"]
+# The same image runs the Milvus refresh emulator for pipeline tests:
+#   docker run --entrypoint /nodejs/bin/node IMAGE dist/emulator/main.js --host 0.0.0.0 --collection products

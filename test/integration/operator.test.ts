@@ -2,10 +2,12 @@
  * The operator end to end, driven with kubectl as a user would: a real kube-apiserver, the Milvus emulator
  * over gRPC, and the operator as its own process with the least-privilege ServiceAccount of deploy/.
  */
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExternalCollectionRefresh } from '../../src/api/v1alpha1.js';
 import { startEmulator } from '../../src/emulator/server.js';
 import type { JobInfo } from '../../src/emulator/state.js';
+import { makeTestPki } from '../support/certs.js';
 import { kubectl } from '../support/kubectl.js';
 import type { OperatorProcess } from '../support/operator.js';
 import { SPEC, TestEnv, condition, sleep } from '../support/env.js';
@@ -232,6 +234,65 @@ describe('operator', () => {
       expect(everything).not.toContain('wrong-password');
     } finally {
       await secured.close();
+    }
+  });
+
+  it('connects over TLS, verifying Milvus with the CA from a Secret', async () => {
+    const pki = makeTestPki(['milvus.test']);
+    const tls = await startEmulator({ tls: { cert: pki.serverCert, key: pki.serverKey }, timings: { job: { durationMs: 1_000, pendingMs: 100 } } });
+    try {
+      tls.seedCollection({ name: 'secure', source: 's3://lake/secure/', spec: SPEC });
+      await env.k('create', 'secret', 'generic', 'milvus-ca', `--from-file=ca.crt=${pki.caCertPath}`);
+      await env.applyRefresh('secure', { milvus: { address: tls.address, tls: { enabled: true, caSecretRef: { name: 'milvus-ca' }, serverName: 'milvus.test' } } });
+      const r = await env.waitForReason('secure', 'RefreshCompleted', 30_000);
+      expect(tls.jobs('secure').map((j) => j.job_id)).toEqual([r.status?.jobId]);
+      // Without the CA the server is not trusted, and the status says Milvus cannot be reached.
+      tls.seedCollection({ name: 'untrusted', source: 's3://lake/untrusted/', spec: SPEC });
+      await env.applyRefresh('untrusted', { milvus: { address: `https://${tls.address}` } });
+      const untrusted = await env.waitForReason('untrusted', 'MilvusUnavailable', 30_000);
+      expect(condition(untrusted, 'Ready')?.message).toMatch(/certificate/);
+      expect(tls.rpcs('RefreshExternalCollection').filter((c) => c.collection === 'untrusted')).toHaveLength(0);
+    } finally {
+      await tls.close();
+    }
+  });
+
+  it('recognises a server without the refresh RPCs, though the SDK masks UNIMPLEMENTED as success', async () => {
+    // A gRPC server that implements nothing answers UNIMPLEMENTED to every call, like milvus-lite does here.
+    const server = new grpc.Server();
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    try {
+      await env.applyRefresh('legacy', { milvus: { address: `127.0.0.1:${port}` } });
+      const r = await env.waitForReason('legacy', 'UnsupportedServer', 30_000);
+      expect(condition(r, 'Stalled')?.status).toBe('True');
+      expect(condition(r, 'Ready')?.message).toContain('does not implement external-collection refresh');
+      expect(r.status?.jobId).toBeUndefined();
+    } finally {
+      server.forceShutdown();
+    }
+  });
+
+  it('ends in a clear status when Milvus loses a running job', async () => {
+    const forgetful = await startEmulator({ timings: { job: { durationMs: 20_000, pendingMs: 200 } } });
+    try {
+      forgetful.seedCollection({ name: 'amnesia', source: 's3://lake/amnesia/', spec: SPEC });
+      await env.applyRefresh('amnesia', { milvus: { address: forgetful.address } });
+      const running = await env.waitFor('amnesia', (r) => r.status?.state === 'RefreshInProgress', 20_000, 'in progress');
+      await forgetful.restart({ keepJobs: false });
+      const lost = await env.waitFor('amnesia', (r) => condition(r, 'Stalled')?.reason === 'JobLost', 20_000, 'JobLost');
+      expect(lost.status?.jobId).toBe(running.status?.jobId);
+      expect(condition(lost, 'Ready')?.message).toContain(`Milvus no longer reports refresh job ${running.status?.jobId}`);
+      expect((await env.events('amnesia')).some((e) => e.type === 'Warning' && e.reason === 'JobLost')).toBe(true);
+      // No silent resubmission: a new run needs a new trigger.
+      await sleep(1_500);
+      expect(forgetful.rpcs('RefreshExternalCollection')).toHaveLength(1);
+      await env.k('annotate', 'ecr', 'amnesia', 'milvus.io/refresh-requested-at=again', '--overwrite');
+      await env.waitFor('amnesia', (r) => r.status?.state === 'RefreshInProgress' && r.status.jobId !== running.status?.jobId, 20_000, 'a new job');
+      expect(forgetful.rpcs('RefreshExternalCollection')).toHaveLength(2);
+    } finally {
+      await forgetful.close();
     }
   });
 
