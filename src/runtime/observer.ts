@@ -14,6 +14,8 @@ interface EndpointState {
   endpoint: Endpoint;
   fetchedAtMs: number;
   jobs: Map<string, JobInfo>;
+  /** Active jobs by collection name, so a waiting resource's view costs one lookup. */
+  activeByCollection: Map<string, JobInfo>;
   error?: { failure: MilvusFailure; sinceMs: number };
   failures: number;
   timer?: ReturnType<typeof setTimeout>;
@@ -64,7 +66,7 @@ export class JobObserver {
       state.endpoint = endpoint; // newest credentials
       return;
     }
-    this.endpoints.set(endpoint.key, { endpoint, fetchedAtMs: 0, jobs: new Map(), failures: 0, running: false });
+    this.endpoints.set(endpoint.key, { endpoint, fetchedAtMs: 0, jobs: new Map(), activeByCollection: new Map(), failures: 0, running: false });
     this.schedule(endpoint.key, 0);
   }
 
@@ -114,6 +116,7 @@ export class JobObserver {
     try {
       const jobs = await this.milvus.listJobs(state.endpoint, '');
       state.jobs = new Map(jobs.map((j) => [j.jobId, j]));
+      state.activeByCollection = new Map(jobs.filter((j) => !isTerminal(j.state)).map((j) => [j.collectionName, j]));
       state.fetchedAtMs = this.now();
       if (state.error) this.log.info('Milvus endpoint reachable again', { address: state.endpoint.address });
       state.error = undefined;
@@ -152,7 +155,7 @@ function viewOf(state: EndpointState, watch: NonNullable<Watch>): ObservedView {
     const job = state.jobs.get(watch.jobId);
     if (job) view.job = job;
   } else {
-    const active = [...state.jobs.values()].find((j) => j.collectionName === watch.collection && !isTerminal(j.state));
+    const active = state.activeByCollection.get(watch.collection);
     if (active) view.activeOnCollection = active;
   }
   return view;
