@@ -224,6 +224,15 @@ function maxJobId(jobs: JobInfo[]): string {
   return jobs.reduce((max, j) => (compareIds(j.jobId, max) > 0 ? j.jobId : max), '0');
 }
 
+/** The current trigger's run has ended (or given up): nothing to call Milvus for until a new trigger. */
+export function isSettled(r: ExternalCollectionRefresh): boolean {
+  const st = r.status ?? {};
+  if (!runServes(st.run, r)) return false;
+  const stalled = stalledReason(st);
+  if (stalled === 'SubmitLost') return true;
+  return st.jobId !== undefined && (isTerminal(st.state) || stalled === 'JobLost');
+}
+
 /** Decides what one reconcile does next. */
 export function decide(input: DecideInput): Decision {
   const { resource: r, now, settings } = input;

@@ -6,7 +6,7 @@ import { READY, STALLED, findCondition } from '../api/conditions.js';
 import { type ExternalCollectionRefresh, type ExternalCollectionRefreshStatus } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
 import { collectionKeyOf } from './collection.js';
-import { type Decision, type DecideInput, type Settings, afterSubmit, decide } from './decide.js';
+import { type Decision, type DecideInput, type Settings, afterSubmit, decide, isSettled } from './decide.js';
 import { type ClaimsPort, ConflictError, type ConnectionPort, type Endpoint, type KubePort, type MilvusPort, type ObserverPort } from './ports.js';
 import { MilvusCallError, type MilvusFailure } from './types.js';
 
@@ -39,8 +39,8 @@ const QUIET_REASONS = new Set(['Submitting', 'RefreshPending', 'RefreshInProgres
 
 export class Reconciler {
   private readonly now: () => number;
-  /** Our latest write per key, for when the informer cache has not caught up yet. */
-  private readonly written = new Map<string, { from: string; obj: ExternalCollectionRefresh }>();
+  /** Our latest write per key and the resourceVersions it superseded, for when the informer cache lags. */
+  private readonly written = new Map<string, { stale: Set<string>; obj: ExternalCollectionRefresh }>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? Date.now;
@@ -58,19 +58,20 @@ export class Reconciler {
       return {};
     }
     const log = this.deps.log.child({ refresh: key });
-    const conn = await this.deps.connections.resolve(r);
+    // A settled resource needs no Milvus connection: no Secret is read for it.
+    const conn = isSettled(r) ? { ok: true as const, endpoint: undefined } : await this.deps.connections.resolve(r);
     const collectionKey = collectionKeyOf(r);
     const input: DecideInput = {
       now: this.now(),
       resource: r,
       settings: this.deps.settings,
-      connection: conn.ok ? { ok: true, address: conn.endpoint.address } : { ok: false, reason: conn.reason, message: conn.message },
+      connection: conn.ok ? { ok: true, address: r.spec.milvus.address } : { ok: false, reason: conn.reason, message: conn.message },
       claim: claims.holder(collectionKey, key),
       view: observer.view(key),
     };
     let decision = decide(input);
     let collectionJobs: DecideInput['collectionJobs'];
-    if (decision.kind === 'listCollectionJobs' && conn.ok) {
+    if (decision.kind === 'listCollectionJobs' && conn.ok && conn.endpoint) {
       collectionJobs = await this.listCollection(conn.endpoint, r.spec.collectionName);
       decision = decide({ ...input, collectionJobs });
     }
@@ -82,7 +83,7 @@ export class Reconciler {
       if (decision.kind !== 'update') return { requeueAfterMs: this.deps.settings.pollIntervalMs };
     }
     let base = r;
-    if (decision.kind === 'submit' && conn.ok) {
+    if (decision.kind === 'submit' && conn.ok && conn.endpoint) {
       // The intent is recorded first, with optimistic concurrency: a stale reconcile fails here and never calls Milvus.
       base = await this.write(r, decision.status);
       this.deps.step?.('after-intent');
@@ -123,7 +124,7 @@ export class Reconciler {
   private current(key: string): ExternalCollectionRefresh | undefined {
     const cached = this.deps.kube.cached(key);
     const mine = this.written.get(key);
-    if (cached && mine && cached.metadata.resourceVersion === mine.from) return mine.obj;
+    if (cached && mine && mine.stale.has(cached.metadata.resourceVersion ?? '')) return mine.obj;
     if (mine) this.written.delete(key);
     return cached;
   }
@@ -131,7 +132,10 @@ export class Reconciler {
   private async write(r: ExternalCollectionRefresh, status: ExternalCollectionRefreshStatus): Promise<ExternalCollectionRefresh> {
     const updated = await this.deps.kube.patchStatus(r, clean(status));
     this.deps.onStatusWrite?.();
-    this.written.set(`${r.metadata.namespace}/${r.metadata.name}`, { from: r.metadata.resourceVersion ?? '', obj: updated });
+    const key = `${r.metadata.namespace}/${r.metadata.name}`;
+    const stale = this.written.get(key)?.stale ?? new Set<string>();
+    stale.add(r.metadata.resourceVersion ?? '');
+    this.written.set(key, { stale, obj: updated });
     return updated;
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findCondition } from '../../../src/api/conditions.js';
 import type { ExternalCollectionRefresh, ExternalCollectionRefreshStatus } from '../../../src/api/v1alpha1.js';
-import { type DecideInput, type Decision, type Settings, afterSubmit, decide } from '../../../src/reconcile/decide.js';
+import { type DecideInput, type Decision, type Settings, afterSubmit, decide, isSettled } from '../../../src/reconcile/decide.js';
 import type { JobInfo } from '../../../src/reconcile/types.js';
 
 const NOW = Date.UTC(2026, 10, 29, 12, 0, 0);
@@ -274,6 +274,9 @@ describe('decide: triggers', () => {
     const d = update(decide(input(aRefresh(completed))));
     expect(d.requeue).toBeUndefined();
     expect(d.watch).toBeUndefined();
+    expect(isSettled(aRefresh(completed))).toBe(true); // not even a Secret is read for it
+    expect(isSettled(aRefresh(completed, { requestedAt: 'again' }))).toBe(false);
+    expect(isSettled(aRefresh({ ...completed, state: 'RefreshInProgress' }))).toBe(false);
   });
 
   it('starts a new run for a new annotation value, keeping the previous job in history', () => {
