@@ -12,7 +12,7 @@
  *  3. A job id that Milvus never reported and that is still unknown after the grace period was dropped by
  *     Milvus (milvus#49231): the run goes back to in-doubt, and rule 2 applies.
  */
-import { type Situation, STALLED, conditionsFor, findCondition, READY } from '../api/conditions.js';
+import { type Situation, STALLED, conditionsFor, findCondition } from '../api/conditions.js';
 import {
   type ExternalCollectionRefresh,
   type ExternalCollectionRefreshStatus,
@@ -67,6 +67,8 @@ export interface DecideInput {
   view?: ObservedView;
   /** The collection's jobs, listed on request (decision `listCollectionJobs`). */
   collectionJobs?: { jobs: JobInfo[] } | { failure: MilvusFailure };
+  /** Since when calls to this resource's Milvus have been failing as unavailable (undefined: they are not). */
+  unavailableSinceMs?: number;
 }
 
 /** What to keep observing for this resource. */
@@ -208,12 +210,6 @@ function failureSituation(failure: MilvusFailure, what: string, address: string,
   }
 }
 
-/** Since when Milvus has been unreachable, as recorded by the Ready condition (or now). */
-function unavailableSince(st: ExternalCollectionRefreshStatus, now: number): number {
-  const ready = findCondition(st.conditions, READY);
-  return ready?.reason === 'MilvusUnavailable' ? Date.parse(ready.lastTransitionTime) : now;
-}
-
 function compareIds(a: string, b: string): number {
   const x = BigInt(a);
   const y = BigInt(b);
@@ -343,7 +339,7 @@ export function decide(input: DecideInput): Decision {
   if (!input.collectionJobs) return { kind: 'listCollectionJobs' };
   if ('failure' in input.collectionJobs) {
     const failure = input.collectionJobs.failure;
-    return update(st, failureSituation(failure, 'listing the collection\'s jobs', address, unavailableSince(st, now), now, settings), undefined, inDoubt, {
+    return update(st, failureSituation(failure, 'listing the collection\'s jobs', address, input.unavailableSinceMs ?? now, now, settings), undefined, inDoubt, {
       backoff: true,
     });
   }
@@ -461,7 +457,14 @@ export function requestFor(r: ExternalCollectionRefresh): RefreshRequest {
 }
 
 /** The status after the RefreshExternalCollection call that followed a `submit` (whose status is `r.status`). */
-export function afterSubmit(r: ExternalCollectionRefresh, result: SubmitResult, now: number, settings: Settings, address: string): Decision {
+export function afterSubmit(
+  r: ExternalCollectionRefresh,
+  result: SubmitResult,
+  now: number,
+  settings: Settings,
+  address: string,
+  unavailableSinceMs = now,
+): Decision {
   const st = r.status ?? {};
   const generation = desiredTrigger(r).generation;
   const nowIso = iso(now);
@@ -483,7 +486,7 @@ export function afterSubmit(r: ExternalCollectionRefresh, result: SubmitResult, 
       afterMs: 0,
     });
   }
-  const s = failureSituation(failure, 'starting the refresh', address, unavailableSince(st, now), now, settings);
+  const s = failureSituation(failure, 'starting the refresh', address, unavailableSinceMs, now, settings);
   if (failure.kind === 'unavailable' || failure.kind === 'other') {
     // The call may have reached Milvus: stay in doubt.
     return done(st, s, undefined, true, { backoff: true });

@@ -39,6 +39,8 @@ const QUIET_REASONS = new Set(['Submitting', 'RefreshPending', 'RefreshInProgres
 
 export class Reconciler {
   private readonly now: () => number;
+  /** Since when calls to an endpoint have been failing as unavailable (submission-side; the observer keeps its own). */
+  private readonly unavailableSince = new Map<string, number>();
   /** Our latest write per key and the resourceVersions it superseded, for when the informer cache lags. */
   private readonly written = new Map<string, { stale: Set<string>; obj: ExternalCollectionRefresh }>();
 
@@ -72,8 +74,10 @@ export class Reconciler {
     let decision = decide(input);
     let collectionJobs: DecideInput['collectionJobs'];
     if (decision.kind === 'listCollectionJobs' && conn.ok && conn.endpoint) {
-      collectionJobs = await this.listCollection(conn.endpoint, r.spec.collectionName);
-      decision = decide({ ...input, collectionJobs });
+      const listed = await this.listCollection(conn.endpoint, r.spec.collectionName);
+      collectionJobs = listed;
+      const since = this.noteAvailability(conn.endpoint.key, 'failure' in listed ? listed.failure : undefined);
+      decision = decide({ ...input, collectionJobs, ...(since !== undefined ? { unavailableSinceMs: since } : {}) });
     }
     if (decision.kind === 'listCollectionJobs') throw new Error('decide asked for jobs without a connection');
 
@@ -98,7 +102,8 @@ export class Reconciler {
         log.warn('Milvus refused or failed the refresh request', { collection: decision.request.collection, kind: err.failure.kind, error: err.failure.message });
       }
       this.deps.step?.('after-refresh');
-      const after = afterSubmit(base, result, this.now(), this.deps.settings, conn.endpoint.address);
+      const since = this.noteAvailability(conn.endpoint.key, 'failure' in result ? result.failure : undefined);
+      const after = afterSubmit(base, result, this.now(), this.deps.settings, conn.endpoint.address, since);
       base = await this.recordSubmission(base, after, result, conn.endpoint.address);
       this.deps.step?.('after-record');
       if (after.kind === 'update') this.track(key, collectionKey, conn.endpoint, { ...after, status: base.status ?? {} });
@@ -169,7 +174,18 @@ export class Reconciler {
     throw new ConflictError('could not record the refresh job after 5 conflicts; the next reconcile adopts it from Milvus');
   }
 
-  private async listCollection(endpoint: Endpoint, collection: string): Promise<DecideInput['collectionJobs']> {
+  /** Records whether the endpoint answered; returns since when it has been unavailable, if it is. */
+  private noteAvailability(endpointKey: string, failure: MilvusFailure | undefined): number | undefined {
+    if (failure?.kind !== 'unavailable') {
+      this.unavailableSince.delete(endpointKey);
+      return undefined;
+    }
+    const since = this.unavailableSince.get(endpointKey) ?? this.now();
+    this.unavailableSince.set(endpointKey, since);
+    return since;
+  }
+
+  private async listCollection(endpoint: Endpoint, collection: string): Promise<NonNullable<DecideInput['collectionJobs']>> {
     try {
       return { jobs: await this.deps.milvus.listJobs(endpoint, collection) };
     } catch (err) {

@@ -112,6 +112,16 @@ describe('decide: a new resource', () => {
     expect(d.requeue).toEqual({ backoff: true });
   });
 
+  it('says Milvus is unreachable when the list fails, and Stalled once it has been failing long enough', () => {
+    const failure = { kind: 'unavailable' as const, message: 'unavailable: connect ECONNREFUSED' };
+    const soon = update(decide(input(aRefresh(), { collectionJobs: { failure }, unavailableSinceMs: NOW - 1_000 })));
+    expect(findCondition(soon.status.conditions, 'Reconciling')).toMatchObject({ status: 'True', reason: 'MilvusUnavailable' });
+    expect(soon.requeue).toEqual({ backoff: true });
+    const late = update(decide(input(aRefresh(), { collectionJobs: { failure }, unavailableSinceMs: NOW - SETTINGS.unavailableStallMs })));
+    expect(findCondition(late.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'MilvusUnavailable' });
+    expect(ready(late).message).toContain(`since ${iso(NOW - SETTINGS.unavailableStallMs)} (10 min)`);
+  });
+
   it('reports a missing Secret without calling Milvus', () => {
     const d = update(decide(input(aRefresh(), { connection: { ok: false, reason: 'SecretNotFound', message: 'Secret search/creds not found' } })));
     expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'SecretNotFound', message: 'Secret search/creds not found' });
