@@ -46,6 +46,8 @@ export interface ControlPlane {
   readonly workDir: string;
   /** Startup time in milliseconds. */
   readonly startupMs: number;
+  /** Stops kube-apiserver (etcd keeps the data) and starts it again on the same port: every watch breaks. */
+  restartApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -215,7 +217,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await waitFor('etcd', timeoutMs, () => httpOk(`http://127.0.0.1:${etcdClient}/health`), etcd);
     const etcdReadyMs = Date.now() - started;
 
-    const apiserver = spawnLogged('kube-apiserver', 'kube-apiserver', [
+    const apiArgs = [
         `--etcd-servers=http://127.0.0.1:${etcdClient}`, `--cert-dir=${pki}`,
         `--secure-port=${apiPort}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
         '--service-cluster-ip-range=10.0.0.0/24', '--allow-privileged=true',
@@ -225,10 +227,20 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         `--service-account-key-file=${join(workDir, 'sa.pub')}`,
         `--service-account-signing-key-file=${join(workDir, 'sa.key')}`,
         '--endpoint-reconciler-type=none',
-    ]);
+    ];
     const server = `https://127.0.0.1:${apiPort}`;
-    await waitFor('kube-apiserver /readyz', timeoutMs, () => httpsOk(`${server}/readyz`), apiserver);
-    await waitFor('default namespace', 10_000, () => httpsOk(`${server}/api/v1/namespaces/default`, adminToken), apiserver);
+    const launchApiServer = async (): Promise<ChildProcess> => {
+      const proc = spawnLogged('kube-apiserver', 'kube-apiserver', apiArgs);
+      await waitFor('kube-apiserver /readyz', timeoutMs, () => httpsOk(`${server}/readyz`), proc);
+      await waitFor('default namespace', 10_000, () => httpsOk(`${server}/api/v1/namespaces/default`, adminToken), proc);
+      return proc;
+    };
+    let apiserver = await launchApiServer();
+    const restartApiServer = async (): Promise<void> => {
+      await stopProcess(apiserver, 2_000); // no patience for a graceful drain: clients see a crash
+      procs.splice(procs.indexOf(apiserver), 1);
+      apiserver = await launchApiServer();
+    };
 
     // kube-apiserver self-signed its serving certificate into --cert-dir: the file holds the cert and its CA.
     const caCertPath = join(pki, 'apiserver.crt');
@@ -240,7 +252,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `[control-plane] etcd ready in ${(etcdReadyMs / 1000).toFixed(1)}s, kube-apiserver ${server} ready in ${(startupMs / 1000).toFixed(1)}s` +
         (crds.length ? `, CRDs served: ${crds.join(', ')}` : ''),
     );
-    return { server, kubeconfigPath, caCertPath, workDir, startupMs, stop };
+    return { server, kubeconfigPath, caCertPath, workDir, startupMs, restartApiServer, stop };
   } catch (err) {
     const tail = ['etcd', 'kube-apiserver']
       .map((n) => join(workDir, `${n}.log`))
