@@ -119,27 +119,40 @@ export class RefreshInformer {
       this.lastActivity = Date.now();
       this.watching = true;
     });
+    // client-node's start() does not reject when the list fails: it emits 'error' and resolves. Errors
+    // while listing fail the attempt below; errors after it (the watch) restart the watch with backoff.
+    let listing = true;
+    let listError: unknown;
     informer.on('error', (err: unknown) => {
       if (generation !== this.generation || this.stopped) return;
+      if (listing) {
+        listError = err ?? new Error('list failed');
+        return;
+      }
       this.watching = false;
       this.failures += 1;
       const delay = Math.min(30_000, 1_000 * 2 ** Math.min(this.failures - 1, 5));
       this.options.log.warn('Watch of ExternalCollectionRefresh failed; restarting', { error: describe(err), retryInMs: delay });
+      if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => void this.resume(informer, generation), delay);
     });
     this.options.onRestart?.(reason);
     for (;;) {
+      listError = undefined;
       try {
         await informer.start();
-        break;
       } catch (err) {
-        if (this.stopped) return;
-        this.failures += 1;
-        const delay = Math.min(30_000, 1_000 * 2 ** Math.min(this.failures - 1, 5));
-        this.options.log.warn('Listing ExternalCollectionRefresh failed; retrying', { error: describe(err), retryInMs: delay });
-        await new Promise((r) => setTimeout(r, delay));
+        listError = err;
       }
+      if (this.stopped) return;
+      if (listError === undefined) break;
+      this.failures += 1;
+      const delay = Math.min(30_000, 1_000 * 2 ** Math.min(this.failures - 1, 5));
+      this.options.log.warn('Listing ExternalCollectionRefresh failed; retrying', { error: describe(listError), retryInMs: delay });
+      await informer.stop();
+      await new Promise((r) => setTimeout(r, delay));
     }
+    listing = false;
     if (generation !== this.generation) {
       await informer.stop();
       return;
