@@ -44,10 +44,10 @@ export type ConnectionState = { ok: true; address: string } | { ok: false; reaso
 export interface ObservedView {
   /** When the list that this view comes from was fetched (0: never). */
   fetchedAtMs: number;
-  /** The tracked job, when the list had it. */
+  /** The watched job, when the list had it. */
   job?: JobInfo;
-  /** An active job of the resource's collection name, when the list had one. */
-  activeOnCollection?: JobInfo;
+  /** When the watched job was first missing from a list (unset while it is listed). */
+  missingSinceMs?: number;
   /** Listing fails: since when, and why. */
   error?: { failure: MilvusFailure; sinceMs: number };
 }
@@ -71,8 +71,8 @@ export interface DecideInput {
   unavailableSinceMs?: number;
 }
 
-/** What to keep observing for this resource. */
-export type Watch = { jobId: string } | { collection: string } | undefined;
+/** What to keep observing for this resource: its own job, or a foreign job it waits for. */
+export type Watch = { jobId: string } | undefined;
 
 /** When to look again: after a delay, or with per-key exponential backoff. */
 export type Requeue = { afterMs: number } | { backoff: true } | undefined;
@@ -250,25 +250,35 @@ export function decide(input: DecideInput): Decision {
   const serves = runServes(st.run, r);
   const pendingTrigger = !serves ? ` A new refresh (${triggerWords(r)}) starts when it ends.` : '';
 
+  const inDoubt = st.run?.submittedAt !== undefined && st.jobId === undefined;
   if (!input.connection.ok) {
-    // Without the Secret nothing can be called; keep what is known and retry with backoff.
-    return update(st, { kind: 'stalled', reason: input.connection.reason, message: input.connection.message }, tracking ? { jobId: st.jobId! } : undefined, tracking, {
+    // Without the Secret nothing can be called; keep what is known (and the collection, if a job may be
+    // running or in doubt) and retry with backoff.
+    return update(st, { kind: 'stalled', reason: input.connection.reason, message: input.connection.message }, tracking ? { jobId: st.jobId! } : undefined, tracking || inDoubt, {
       backoff: true,
     });
   }
+
+  /** The situation once a job ended: its own outcome, or, when a newer trigger waits, "queued". */
+  const ended = (next: ExternalCollectionRefreshStatus): Situation => {
+    const s = jobSituation(next);
+    if (serves) return s;
+    // The ended job answered an older trigger: conditions at this generation must not claim success or failure.
+    return { kind: 'progressing', reason: 'RefreshQueued', message: `${s.message}.${pendingTrigger.replace(' when it ends', ' now')}` };
+  };
 
   // 1. A job is running: follow it through the observer.
   if (tracking) {
     const view = input.view;
     const watch: Watch = { jobId: st.jobId! };
-    if (view?.job) {
-      const next = { ...st, ...jobFields(view.job) };
-      if (isTerminal(view.job.state)) {
-        if (view.job.state === 'RefreshCompleted' && view.job.endTimeMs > 0) next.lastSuccessfulTime = iso(view.job.endTimeMs);
+    const job = view?.job?.jobId === st.jobId ? view?.job : undefined;
+    if (job) {
+      const next = { ...st, ...jobFields(job) };
+      if (isTerminal(job.state)) {
+        if (job.state === 'RefreshCompleted' && job.endTimeMs > 0) next.lastSuccessfulTime = iso(job.endTimeMs);
         if (next.run?.requestedAt) next.lastHandledRequestedAt = next.run.requestedAt;
-        const s = jobSituation(next);
         // A trigger that arrived meanwhile starts right away.
-        return update(next, serves ? s : { ...s, message: s.message + pendingTrigger }, undefined, false, serves ? undefined : { afterMs: 0 });
+        return update(next, ended(next), undefined, false, serves ? undefined : { afterMs: 0 });
       }
       const s = jobSituation(next);
       return update(next, { ...s, message: s.message + pendingTrigger }, watch, true, undefined);
@@ -278,8 +288,13 @@ export function decide(input: DecideInput): Decision {
       const known = st.state ? ` Last known: ${jobWords(st)}.` : '';
       return update(st, { ...s, message: s.message + known }, watch, true, undefined);
     }
+    // Missing from one list proves little (a DataCoord fail-over, the asynchronous persistence): the job must
+    // stay missing for the grace period, counted from the submission and from its first absence.
     const submittedAt = st.run?.submittedAt ? Date.parse(st.run.submittedAt) : 0;
-    const conclusive = view !== undefined && view.fetchedAtMs > submittedAt + settings.submitGraceMs;
+    const conclusive =
+      view?.missingSinceMs !== undefined &&
+      view.fetchedAtMs >= submittedAt + settings.submitGraceMs &&
+      view.fetchedAtMs - view.missingSinceMs >= settings.submitGraceMs;
     if (!conclusive) {
       const s = jobSituation(st);
       return update(st, { ...s, message: s.message + pendingTrigger }, watch, true, { afterMs: settings.submitGraceMs });
@@ -298,16 +313,19 @@ export function decide(input: DecideInput): Decision {
         { afterMs: 0 },
       );
     }
+    const lostMessage = `Milvus no longer reports refresh job ${st.jobId} (last seen ${st.state} at ${st.progress ?? 0}%); it may have been lost by a Milvus restart.`;
+    if (!serves) {
+      // JobLost stays the marker (Stalled) only for the trigger it served; a newer trigger just goes on.
+      return update(st, { kind: 'progressing', reason: 'RefreshQueued', message: `${lostMessage}${pendingTrigger.replace(' when it ends', ' now')}` }, undefined, false, {
+        afterMs: 0,
+      });
+    }
     return update(
       st,
-      {
-        kind: 'stalled',
-        reason: 'JobLost',
-        message: `Milvus no longer reports refresh job ${st.jobId} (last seen ${st.state} at ${st.progress ?? 0}%); it may have been lost by a Milvus restart. Set ${REFRESH_REQUESTED_AT} to a new value to refresh again.`,
-      },
+      { kind: 'stalled', reason: 'JobLost', message: `${lostMessage} Set ${REFRESH_REQUESTED_AT} to a new value to refresh again.` },
       undefined,
       false,
-      serves ? undefined : { afterMs: 0 },
+      undefined,
     );
   }
 
@@ -321,7 +339,6 @@ export function decide(input: DecideInput): Decision {
   }
 
   // From here a job must be found or started: the collection's jobs are needed (one list call).
-  const inDoubt = st.run?.submittedAt !== undefined && st.jobId === undefined;
   if (!inDoubt && input.claim) {
     const on = input.claim.jobId ? ` (job ${input.claim.jobId})` : '';
     return update(
@@ -332,10 +349,9 @@ export function decide(input: DecideInput): Decision {
       { afterMs: settings.pollIntervalMs },
     );
   }
-  const view = input.view;
-  if (!inDoubt && view?.activeOnCollection && !view.error) {
-    return waitForActive(view.activeOnCollection, { collection: r.spec.collectionName });
-  }
+  // Waiting for a foreign job: the observer follows it; list again only once it has ended.
+  const foreign = input.view?.error ? undefined : input.view?.job;
+  if (!inDoubt && foreign && !isTerminal(foreign.state)) return waitForActive(foreign);
   if (!input.collectionJobs) return { kind: 'listCollectionJobs' };
   if ('failure' in input.collectionJobs) {
     const failure = input.collectionJobs.failure;
@@ -358,11 +374,11 @@ export function decide(input: DecideInput): Decision {
         if (ours.state === 'RefreshCompleted' && ours.endTimeMs > 0) next.lastSuccessfulTime = iso(ours.endTimeMs);
         if (run.requestedAt) next.lastHandledRequestedAt = run.requestedAt;
       }
-      const s = jobSituation(next);
-      const adopted = { ...s, reason: s.kind === 'progressing' ? 'RefreshAdopted' : s.reason, message: `Adopted: ${s.message}` };
+      const s = isTerminal(ours.state) ? ended(next) : jobSituation(next);
+      const adopted = { ...s, reason: s.kind === 'progressing' && !isTerminal(ours.state) ? 'RefreshAdopted' : s.reason, message: `Adopted: ${s.message}` };
       return update(next, adopted, isTerminal(ours.state) ? undefined : { jobId: ours.jobId }, !isTerminal(ours.state), serves ? undefined : { afterMs: 0 });
     }
-    if (active) return waitForActive(active, { collection: r.spec.collectionName }, true);
+    if (active) return waitForActive(active, true);
     const graceEnds = Date.parse(run.submittedAt!) + settings.submitGraceMs;
     if (now < graceEnds) {
       return update(
@@ -397,10 +413,10 @@ export function decide(input: DecideInput): Decision {
     return submit(jobs, false);
   }
 
-  if (active) return waitForActive(active, { collection: r.spec.collectionName });
+  if (active) return waitForActive(active);
   return submit(jobs, !serves);
 
-  function waitForActive(job: JobInfo, watch: Watch, claim = false): Decision {
+  function waitForActive(job: JobInfo, claim = false): Decision {
     return update(
       st,
       {
@@ -408,7 +424,7 @@ export function decide(input: DecideInput): Decision {
         reason: 'WaitingForActiveJob',
         message: `Waiting for Milvus refresh job ${job.jobId} on collection ${r.spec.collectionName}, which this resource did not start, to finish (${job.state}, ${job.progress}%)`,
       },
-      watch,
+      { jobId: job.jobId },
       claim,
       { afterMs: settings.pollIntervalMs * 4 },
     );
@@ -491,8 +507,9 @@ export function afterSubmit(
     // The call may have reached Milvus: stay in doubt.
     return done(st, s, undefined, true, { backoff: true });
   }
-  // Milvus refused: certainly no job. The run stays, without intent.
-  const run = st.run ? { ...st.run } : undefined;
+  // Milvus refused: certainly no job. The run stays, without intent; the refused call is not an attempt
+  // that could have left a job, so it does not count towards --max-submit-attempts.
+  const run = st.run ? { ...st.run, attempts: Math.max(0, (st.run.attempts ?? 1) - 1) } : undefined;
   if (run) delete run.submittedAt;
   return done({ ...st, ...(run ? { run } : {}) }, s, undefined, false, { backoff: true });
 }

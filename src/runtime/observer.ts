@@ -1,10 +1,9 @@
 /**
  * Follows active Milvus jobs at the cost of one ListRefreshExternalCollectionJobs (all collections) per
- * Milvus endpoint per poll, and none for an endpoint without active jobs. Each resource registers what it
- * watches (a job id, or a collection whose foreign job it waits for); after each list the observer wakes
- * the resources whose view changed or is still missing its job.
+ * Milvus endpoint per poll, and none for an endpoint without active jobs. Each resource registers the job
+ * it watches (its own, or a foreign one it waits for); after each list the observer wakes the resources
+ * whose view changed or whose job is still missing.
  */
-import { isTerminal } from '../api/v1alpha1.js';
 import type { ObservedView, Watch } from '../reconcile/decide.js';
 import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure } from '../reconcile/types.js';
@@ -14,8 +13,6 @@ interface EndpointState {
   endpoint: Endpoint;
   fetchedAtMs: number;
   jobs: Map<string, JobInfo>;
-  /** Active jobs by collection name, so a waiting resource's view costs one lookup. */
-  activeByCollection: Map<string, JobInfo>;
   error?: { failure: MilvusFailure; sinceMs: number };
   failures: number;
   timer?: ReturnType<typeof setTimeout>;
@@ -26,6 +23,8 @@ interface Watcher {
   endpointKey: string;
   watch: NonNullable<Watch>;
   delivered?: string;
+  /** Fetch time of the first list that lacked the watched job. */
+  missingSinceMs?: number;
 }
 
 export interface ObserverOptions {
@@ -66,7 +65,7 @@ export class JobObserver {
       state.endpoint = endpoint; // newest credentials
       return;
     }
-    this.endpoints.set(endpoint.key, { endpoint, fetchedAtMs: 0, jobs: new Map(), activeByCollection: new Map(), failures: 0, running: false });
+    this.endpoints.set(endpoint.key, { endpoint, fetchedAtMs: 0, jobs: new Map(), failures: 0, running: false });
     this.schedule(endpoint.key, 0);
   }
 
@@ -84,7 +83,7 @@ export class JobObserver {
     if (!w) return undefined;
     const state = this.endpoints.get(w.endpointKey);
     if (!state) return undefined;
-    return viewOf(state, w.watch);
+    return viewOf(state, w);
   }
 
   stop(): void {
@@ -116,7 +115,6 @@ export class JobObserver {
     try {
       const jobs = await this.milvus.listJobs(state.endpoint, '');
       state.jobs = new Map(jobs.map((j) => [j.jobId, j]));
-      state.activeByCollection = new Map(jobs.filter((j) => !isTerminal(j.state)).map((j) => [j.collectionName, j]));
       state.fetchedAtMs = this.now();
       if (state.error) this.log.info('Milvus endpoint reachable again', { address: state.endpoint.address });
       state.error = undefined;
@@ -132,9 +130,10 @@ export class JobObserver {
     if (this.endpoints.get(endpointKey) !== state) return; // released meanwhile
     for (const [key, w] of this.watchers) {
       if (w.endpointKey !== endpointKey) continue;
-      const view = viewOf(state, w.watch);
-      const fingerprint = JSON.stringify({ ...view, fetchedAtMs: undefined, error: view.error?.failure });
-      const missing = 'jobId' in w.watch && !view.job;
+      if (!state.error) w.missingSinceMs = state.jobs.has(w.watch.jobId) ? undefined : (w.missingSinceMs ?? state.fetchedAtMs);
+      const view = viewOf(state, w);
+      const fingerprint = JSON.stringify({ ...view, fetchedAtMs: undefined, missingSinceMs: undefined, error: view.error?.failure });
+      const missing = !view.job;
       if (fingerprint !== w.delivered || missing) {
         w.delivered = fingerprint;
         this.enqueue(key);
@@ -147,16 +146,12 @@ export class JobObserver {
   }
 }
 
-function viewOf(state: EndpointState, watch: NonNullable<Watch>): ObservedView {
+function viewOf(state: EndpointState, w: Watcher): ObservedView {
   const view: ObservedView = { fetchedAtMs: state.fetchedAtMs };
   // While listing fails the last snapshot is not the truth any more: report the failure only.
   if (state.error) return { ...view, error: state.error };
-  if ('jobId' in watch) {
-    const job = state.jobs.get(watch.jobId);
-    if (job) view.job = job;
-  } else {
-    const active = state.activeByCollection.get(watch.collection);
-    if (active) view.activeOnCollection = active;
-  }
+  const job = state.jobs.get(w.watch.jobId);
+  if (job) view.job = job;
+  else if (w.missingSinceMs !== undefined) view.missingSinceMs = w.missingSinceMs;
   return view;
 }

@@ -88,15 +88,18 @@ describe('decide: a new resource', () => {
 
   it('waits for a job it did not start instead of submitting, and watches the collection', () => {
     const d = update(decide(input(aRefresh(), { collectionJobs: { jobs: [aJob(9, 'RefreshInProgress', 40)] } })));
-    expect(d.watch).toEqual({ collection: 'products' });
+    expect(d.watch).toEqual({ jobId: id(9) });
     expect(d.claim).toBe(false);
     expect(ready(d)).toMatchObject({ status: 'False', reason: 'WaitingForActiveJob' });
     expect(ready(d).message).toContain(`job ${id(9)}`);
   });
 
   it('does not even list while the observer still sees a foreign active job', () => {
-    const d = decide(input(aRefresh(), { view: { fetchedAtMs: NOW, activeOnCollection: aJob(9, 'RefreshPending') } }));
+    const d = decide(input(aRefresh(), { view: { fetchedAtMs: NOW, job: aJob(9, 'RefreshPending') } }));
     expect(ready(d).reason).toBe('WaitingForActiveJob');
+    expect(update(d).watch).toEqual({ jobId: id(9) });
+    // Once it ended, the collection is listed again (the list, not the observer, says whether another started).
+    expect(decide(input(aRefresh(), { view: { fetchedAtMs: NOW, job: aJob(9, 'RefreshCompleted', 100) } })).kind).toBe('listCollectionJobs');
   });
 
   it('waits for another resource of the operator that holds the collection, without calling Milvus', () => {
@@ -254,14 +257,20 @@ describe('decide: following a job', () => {
     const unseen: ExternalCollectionRefreshStatus = { ...submitted(0), jobId: id(1) };
     const early = update(decide(input(aRefresh(unseen), { view: { fetchedAtMs: NOW } })));
     expect(early.status.jobId).toBe(id(1));
-    const d = update(decide(input(aRefresh(unseen), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000 } })));
+    // Missing from the lists for less than the grace period: not yet conclusive.
+    const brief = update(decide(input(aRefresh(unseen), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 30_000 } })));
+    expect(brief.status.jobId).toBe(id(1));
+    const d = update(decide(input(aRefresh(unseen), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 1_000 } })));
     expect(d.status.jobId).toBeUndefined();
     expect(d.status.run?.submittedAt).toBe(unseen.run!.submittedAt);
     expect(ready(d).reason).toBe('JobDropped');
   });
 
   it('reports a job that vanished after being seen as JobLost, and stops following it', () => {
-    const d = update(decide(input(aRefresh(running), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000 } })));
+    const blip = update(decide(input(aRefresh(running), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 38_000 } })));
+    expect(findCondition(blip.status.conditions, 'Stalled')?.status).toBe('False'); // one missing list is a blip
+    expect(blip.watch).toEqual({ jobId: id(1) });
+    const d = update(decide(input(aRefresh(running), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 5_000 } })));
     expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'JobLost' });
     expect(d.status.state).toBe('RefreshInProgress'); // the last state Milvus reported, not an invented one
     expect(d.watch).toBeUndefined();
@@ -307,6 +316,29 @@ describe('decide: triggers', () => {
     const ended = update(decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshCompleted', 100) } })));
     expect(ended.requeue).toEqual({ afterMs: 0 });
     expect(decide(input(aRefresh(ended.status, { generation: 2 }))).kind).toBe('listCollectionJobs');
+  });
+
+  it('does not report an older trigger\'s job as the outcome of the new one', () => {
+    const running: ExternalCollectionRefreshStatus = { ...completed, state: 'RefreshInProgress', progress: 30, endTime: undefined };
+    const r = aRefresh(running, { generation: 2 });
+    for (const state of ['RefreshCompleted', 'RefreshFailed'] as const) {
+      const d = update(decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, state, state === 'RefreshCompleted' ? 100 : 20) } })));
+      expect(ready(d)).toMatchObject({ status: 'False', reason: 'RefreshQueued' });
+      expect(findCondition(d.status.conditions, 'Stalled')?.status).toBe('False');
+      expect(ready(d).message).toContain('A new refresh (spec changed (generation 2)) starts now');
+      expect(d.status.state).toBe(state); // status still shows what Milvus reports for that job
+    }
+  });
+
+  it('does not count a call Milvus refused towards the attempts', () => {
+    const intent = aRefresh(submitted(0, { attempts: 2 }));
+    const d = update(afterSubmit(intent, { failure: { kind: 'collectionNotFound', message: 'collection not found' } }, NOW, SETTINGS, 'm'));
+    expect(d.status.run?.attempts).toBe(1);
+  });
+
+  it('keeps holding the collection while a run is in doubt even when its Secret cannot be read', () => {
+    const d = update(decide(input(aRefresh(submitted(0)), { connection: { ok: false, reason: 'SecretNotFound', message: 'gone' } })));
+    expect(d.claim).toBe(true);
   });
 
   it('keeps conditions at the current generation so kubectl wait does not return early', () => {

@@ -94,15 +94,24 @@ describe('JobObserver', () => {
     obs.stop();
   });
 
-  it('tells a waiting resource about an active job on its collection', async () => {
+  it('reports since when a watched job has been missing, and forgets it when the job is back', async () => {
     const milvus = fakeMilvus();
-    milvus.jobs = [job('7', 'RefreshPending', 0, 'orders'), job('8', 'RefreshCompleted', 100, 'products')];
-    const obs = new JobObserver(milvus, () => undefined, { pollIntervalMs: 1_000, maxBackoffMs: 8_000 }, silentLogger);
-    obs.watch('ns/orders', endpoint('a'), { collection: 'orders' });
-    obs.watch('ns/products', endpoint('a'), { collection: 'products' });
+    milvus.jobs = [job('1', 'RefreshInProgress')];
+    const obs = new JobObserver(milvus, () => undefined, { pollIntervalMs: 1_000, maxBackoffMs: 8_000, now: Date.now }, silentLogger);
+    obs.watch('ns/r', endpoint('a'), { jobId: '1' });
     await vi.advanceTimersByTimeAsync(10);
-    expect(obs.view('ns/orders')?.activeOnCollection?.jobId).toBe('7');
-    expect(obs.view('ns/products')?.activeOnCollection).toBeUndefined();
+    expect(obs.view('ns/r')?.missingSinceMs).toBeUndefined();
+    milvus.jobs = [];
+    await vi.advanceTimersByTimeAsync(1_000);
+    const since = obs.view('ns/r')?.missingSinceMs;
+    expect(since).toBeDefined();
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(obs.view('ns/r')?.missingSinceMs).toBe(since); // the first absence, not the latest
+    expect(obs.view('ns/r')!.fetchedAtMs - since!).toBeGreaterThanOrEqual(2_000);
+    milvus.jobs = [job('1', 'RefreshCompleted', 100)];
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(obs.view('ns/r')).toMatchObject({ job: { state: 'RefreshCompleted' } });
+    expect(obs.view('ns/r')?.missingSinceMs).toBeUndefined();
     obs.stop();
   });
 });
