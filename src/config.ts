@@ -147,6 +147,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     logLevel: logLevel as LogLevel,
   };
   if (config.backoffMaxMs < config.backoffBaseMs) throw new ConfigError('--backoff-max must not be below --backoff-base');
+  // A refresh call may still be accepted until its deadline: only after that may "no job appeared" count.
+  if (config.submitGraceMs <= config.rpcTimeoutMs) throw new ConfigError('--submit-grace must be longer than --rpc-timeout');
   // client-go's rule: leaseDuration > renewDeadline > 1.2 * retryPeriod.
   if (!(config.leaseDurationMs > config.renewDeadlineMs && config.renewDeadlineMs > 1.2 * config.retryPeriodMs)) {
     throw new ConfigError('--leader-elect-lease-duration must exceed --leader-elect-renew-deadline, which must exceed 1.2 x --leader-elect-retry-period');

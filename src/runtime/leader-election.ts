@@ -88,7 +88,19 @@ export class LeaderElector {
     }
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  /** One attempt, bounded by the renew deadline: a hung API call must not keep a stale leader working. */
+  private tryAcquireOrRenew(): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        this.options.log.warn('Leader lease request timed out', { timeoutMs: this.options.renewDeadlineMs });
+        resolve(false);
+      }, this.options.renewDeadlineMs);
+    });
+    return Promise.race([this.attempt(), timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private async attempt(): Promise<boolean> {
     const o = this.options;
     const now = new V1MicroTime();
     const durationSeconds = Math.ceil(o.leaseDurationMs / 1000);

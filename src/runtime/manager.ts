@@ -143,8 +143,10 @@ export class Manager {
     }
     if (this.elector) {
       const leading = await this.elector.acquire(() => {
+        // Like controller-runtime: no draining, no new work. In-flight submissions are safe to cut short
+        // (their intent is recorded); the new leader adopts or resubmits by the in-doubt rules.
         this.log.error('Leadership lost; exiting so another replica takes over');
-        void this.stop().then(() => process.exit(1));
+        process.exit(1);
       });
       if (!leading) return;
     }

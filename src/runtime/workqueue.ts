@@ -116,15 +116,18 @@ export class WorkQueue {
   /** Marks `key` processed; replays it if it was added meanwhile. */
   done(key: string): void {
     this.processing.delete(key);
+    if (this.shuttingDown) return;
     const started = this.startedAt.get(key);
     if (started !== undefined) this.options.hooks?.worked?.((this.now() - started) / 1000);
     this.startedAt.delete(key);
     if (this.dirty.has(key)) this.push(key);
   }
 
-  /** Stops accepting keys; waiting get() calls resolve undefined. */
+  /** Stops accepting and handing out keys (queued ones are dropped); waiting get() calls resolve undefined. */
   shutdown(): void {
     this.shuttingDown = true;
+    this.queue.length = 0;
+    this.dirty.clear();
     for (const d of this.delayed.values()) d.timer.cancel();
     this.delayed.clear();
     for (const w of this.waiters.splice(0)) w(undefined);

@@ -17,7 +17,7 @@ export interface OperatorOptions {
 export const TEST_FLAGS = [
   '--poll-interval=500ms',
   '--submit-grace=3s',
-  '--rpc-timeout=3s',
+  '--rpc-timeout=2s',
   '--backoff-base=200ms',
   '--backoff-max=3s',
   '--unavailable-stall=4s',

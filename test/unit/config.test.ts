@@ -18,6 +18,7 @@ describe('loadConfig', () => {
     [['--log-level=loud'], '--log-level: "loud" must be debug, info, warn or error'],
     [['--leader-elect-renew-deadline=20s'], '--leader-elect-lease-duration must exceed --leader-elect-renew-deadline'],
     [['--bogus'], "Unknown option '--bogus'"],
+    [['--submit-grace=5s', '--rpc-timeout=10s'], '--submit-grace must be longer than --rpc-timeout'],
   ])('rejects %j naming the flag', (argv, message) => {
     expect(() => loadConfig(argv, {})).toThrow(ConfigError);
     expect(() => loadConfig(argv, {})).toThrow(message);

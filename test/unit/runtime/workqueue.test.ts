@@ -63,12 +63,17 @@ describe('WorkQueue', () => {
     expect(q.addRateLimited('b')).toBeLessThanOrEqual(1_100);
   });
 
-  it('releases waiting workers on shutdown and ignores later adds', async () => {
+  it('releases waiting workers on shutdown, drops queued keys and ignores later adds', async () => {
     const q = queue();
     const waiting = q.get();
     q.shutdown();
     expect(await waiting).toBeUndefined();
     q.add('a');
     expect(q.length).toBe(0);
+    const q2 = queue();
+    q2.add('x');
+    q2.add('y');
+    q2.shutdown();
+    expect(await q2.get()).toBeUndefined(); // a replica that stopped leading starts nothing new
   });
 });
