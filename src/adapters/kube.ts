@@ -129,6 +129,8 @@ export class KubeAdapter implements KubePort {
       if (code !== 404) throw err;
       data = undefined;
     }
+    const ttl = this.options.secretTtlMs ?? 10_000;
+    for (const [k, v] of this.secrets) if (Date.now() - v.at >= ttl) this.secrets.delete(k); // no plaintext kept longer than needed
     this.secrets.set(key, { at: Date.now(), data });
     return data;
   }

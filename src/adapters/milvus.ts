@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import type { RefreshRequest } from '../reconcile/decide.js';
 import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure, type MilvusFailureKind } from '../reconcile/types.js';
-import { scrub } from '../util/scrub.js';
+import { extfsSecrets, scrub, secretForms } from '../util/scrub.js';
 
 /** Observes each RPC (metrics). */
 export type RpcObserver = (method: string, outcome: MilvusFailureKind | 'ok', seconds: number) => void;
@@ -165,13 +165,12 @@ function secretsOf(endpoint: Endpoint, spec?: string): string[] {
   if (c && 'password' in c) out.push(c.password);
   if (spec) {
     try {
-      const extfs = (JSON.parse(spec) as { extfs?: Record<string, unknown> }).extfs ?? {};
-      for (const v of Object.values(extfs)) if (typeof v === 'string') out.push(v);
+      out.push(...extfsSecrets((JSON.parse(spec) as { extfs?: Record<string, unknown> }).extfs));
     } catch {
       // not JSON: nothing to collect
     }
   }
-  return out;
+  return secretForms(out);
 }
 
 function classifyStatus(status: Status, secrets: string[]): MilvusFailure {

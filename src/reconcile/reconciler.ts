@@ -8,7 +8,8 @@ import type { Logger } from '../logger.js';
 import { collectionKeyOf } from './collection.js';
 import { type Decision, type DecideInput, type Settings, afterSubmit, decide, isSettled } from './decide.js';
 import { type ClaimsPort, ConflictError, type ConnectionPort, type Endpoint, type KubePort, type MilvusPort, type ObserverPort } from './ports.js';
-import { MilvusCallError, type MilvusFailure } from './types.js';
+import { type JobInfo, MilvusCallError, type MilvusFailure } from './types.js';
+import { extfsSecrets, scrub, secretForms } from '../util/scrub.js';
 
 /** What the controller does with the key afterwards. */
 export interface Action {
@@ -51,7 +52,9 @@ export class Reconciler {
   /** Reconciles `namespace/name`. Throws only on unexpected errors (the controller backs off). */
   async reconcile(key: string): Promise<Action> {
     const { observer, claims } = this.deps;
-    const r = this.current(key);
+    // Not in the cache may only mean the cache is being rebuilt: ask the API server before letting go.
+    const slash = key.indexOf('/');
+    const r = this.current(key) ?? (await this.deps.kube.read(key.slice(0, slash), key.slice(slash + 1)));
     if (!r || r.metadata.deletionTimestamp) {
       // Milvus has no cancel: a running job finishes on its own. Stop following it.
       observer.unwatch(key);
@@ -63,19 +66,25 @@ export class Reconciler {
     // A settled resource needs no Milvus connection: no Secret is read for it.
     const conn = isSettled(r) ? { ok: true as const, endpoint: undefined } : await this.deps.connections.resolve(r);
     const collectionKey = collectionKeyOf(r);
+    // Milvus' texts (a failure reason can quote a storage error) never carry a secret the resource uses.
+    const secrets = secretForms([
+      ...extfsSecrets(r.spec.externalSpec?.extfs),
+      ...(conn.ok && conn.endpoint?.credentials ? Object.values(conn.endpoint.credentials) : []),
+    ]);
+    const view = observer.view(key);
     const input: DecideInput = {
       now: this.now(),
       resource: r,
       settings: this.deps.settings,
       connection: conn.ok ? { ok: true, address: r.spec.milvus.address } : { ok: false, reason: conn.reason, message: conn.message },
       claim: claims.holder(collectionKey, key),
-      view: observer.view(key),
+      view: view?.job ? { ...view, job: scrubJob(view.job, secrets) } : view,
     };
     let decision = decide(input);
     let collectionJobs: DecideInput['collectionJobs'];
     if (decision.kind === 'listCollectionJobs' && conn.ok && conn.endpoint) {
       const listed = await this.listCollection(conn.endpoint, r.spec.collectionName);
-      collectionJobs = listed;
+      collectionJobs = 'jobs' in listed ? { jobs: listed.jobs.map((j) => scrubJob(j, secrets)) } : listed;
       const since = this.noteAvailability(conn.endpoint.key, 'failure' in listed ? listed.failure : undefined);
       decision = decide({ ...input, collectionJobs, ...(since !== undefined ? { unavailableSinceMs: since } : {}) });
     }
@@ -219,6 +228,11 @@ export class Reconciler {
     log.info('Recorded event', { reason: after.reason, type, jobId: next.jobId });
     await this.deps.kube.event(r, type, after.reason, after.message);
   }
+}
+
+function scrubJob(job: JobInfo, secrets: string[]): JobInfo {
+  if (secrets.length === 0) return job;
+  return { ...job, reason: scrub(job.reason, secrets), externalSource: scrub(job.externalSource, secrets), externalSpec: scrub(job.externalSpec, secrets) };
 }
 
 /** Drops undefined fields so comparisons and patches see the same object. */

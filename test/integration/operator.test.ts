@@ -125,6 +125,19 @@ describe('operator', () => {
     expect(env.emulator.jobs('broken')).toHaveLength(1); // no automatic resubmission (backoffLimit defaults to 0)
   });
 
+  it('keeps storage keys out of status and events even when Milvus quotes them in a failure reason', async () => {
+    env.emulator.seedCollection({ name: 'leaky', source: 's3://lake/leaky/', spec: SPEC });
+    env.emulator.setJobBehaviour('leaky', { failAtPercent: 10, failReason: 'explore external files failed: AccessDenied for key AKIALEAKYKEY0001 in us-west-2' });
+    const spec = { format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-west-2', access_key_id: 'AKIALEAKYKEY0001', access_key_value: 'leaky-secret-value' } };
+    await env.applyRefresh('leaky', { externalSource: 's3://lake/leaky/v2/', externalSpec: spec });
+    const r = await env.waitForReason('leaky', 'RefreshFailed', 30_000);
+    expect(r.status?.reason).toBe('explore external files failed: AccessDenied for key *** in us-west-2');
+    // The spec holds the keys because this test put them there (spec Secrets come with externalSpecSecretRef).
+    const everything = JSON.stringify(r.status) + JSON.stringify(await env.events('leaky')) + operator.text();
+    expect(everything).not.toContain('AKIALEAKYKEY0001');
+    expect(everything).not.toContain('leaky-secret-value');
+  });
+
   it('explains an unknown or non-external collection without a crash loop, while other resources proceed', async () => {
     env.emulator.seedCollection({ name: 'ordinary', external: false });
     env.emulator.seedCollection({ name: 'healthy', source: 's3://lake/healthy/', spec: SPEC });
