@@ -6,15 +6,15 @@
  *
  *   npm run bench -- [--resources 300] [--endpoints 3] [--job-duration 6s] [--record]
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { type MilvusEmulator, startEmulator } from '../emulator/server.js';
 import { parseDurationMs } from '../util/duration.js';
 import { REPO_ROOT, freePort, startControlPlane } from './control-plane.js';
+import { kubectlOk } from './kubectl.js';
 
-const exec = promisify(execFile);
 const POLL_MS = 1_000;
 
 interface Results {
@@ -78,8 +78,8 @@ async function main(): Promise<void> {
       emu.seedCollection({ name, source: `s3://lake/${name}/`, spec: { format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-east-1', anonymous: 'true' } } });
       items.push({ apiVersion: 'milvus.io/v1alpha1', kind: 'ExternalCollectionRefresh', metadata: { name: `r${i}`, namespace: 'bench' }, spec: { milvus: { address: emu.address }, collectionName: name } });
     }
-    const kc = ['--kubeconfig', cp.kubeconfigPath];
-    await exec('kubectl', [...kc, 'create', 'namespace', 'bench']);
+    const kc = cp.kubeconfigPath;
+    await kubectlOk(kc, ['create', 'namespace', 'bench']);
     const metricsPort = await freePort();
     operator = spawn(
       process.execPath,
@@ -90,13 +90,10 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1_500));
     const cpu0 = cpuSeconds(pid);
     const started = Date.now();
-    await new Promise<void>((resolve, reject) => {
-      const child = execFile('kubectl', [...kc, 'apply', '-f', '-'], { maxBuffer: 1 << 24 }, (err) => (err ? reject(new Error(err.message)) : resolve()));
-      child.stdin?.end(JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-    });
+    await kubectlOk(kc, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
     console.log(`Applied ${n} resources on ${e} Milvus endpoints; waiting for every job to complete...`);
     for (;;) {
-      const { stdout } = await exec('kubectl', [...kc, '-n', 'bench', 'get', 'ecr', '-o', 'jsonpath={range .items[*]}{.status.state}{"\\n"}{end}'], { maxBuffer: 1 << 24 });
+      const stdout = await kubectlOk(kc, ['-n', 'bench', 'get', 'ecr', '-o', 'jsonpath={range .items[*]}{.status.state}{"\\n"}{end}']);
       const done = stdout.split('\n').filter((s) => s === 'RefreshCompleted').length;
       if (done === n) break;
       if (Date.now() - started > 600_000) throw new Error(`only ${done}/${n} completed after 10 minutes`);

@@ -6,17 +6,16 @@
  * Nothing outlives its owner: stop() terminates both processes and removes the work directory, and a reaper
  * process does the same if the owning process dies without calling it (test failure, Ctrl-C, kill -9).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { kubectlOk } from './kubectl.js';
 import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 
-const execFileAsync = promisify(execFile);
 
 /** The repository root (this file lives in src/local or dist/local). */
 export const REPO_ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
@@ -142,9 +141,9 @@ function stopProcess(proc: ChildProcess, timeoutMs = 20_000): Promise<void> {
 export async function installCrds(kubeconfigPath: string, crdDir: string, timeoutMs = 60_000): Promise<string[]> {
   const files = existsSync(crdDir) ? readdirSync(crdDir).filter((f) => /\.(ya?ml|json)$/.test(f) && !/^kustomization\.ya?ml$/.test(f)) : [];
   if (files.length === 0) return [];
-  await execFileAsync('kubectl', ['--kubeconfig', kubeconfigPath, 'apply', '--server-side', '--force-conflicts', ...files.flatMap((f) => ['-f', join(crdDir, f)])]);
-  const { stdout } = await execFileAsync('kubectl', [
-    '--kubeconfig', kubeconfigPath, 'get', 'crd', '-o',
+  await kubectlOk(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...files.flatMap((f) => ['-f', join(crdDir, f)])]);
+  const stdout = await kubectlOk(kubeconfigPath, [
+    'get', 'crd', '-o',
     'jsonpath={range .items[*]}{.spec.group} {.spec.names.plural} {.spec.versions[?(@.served==true)].name}{"\\n"}{end}',
   ]);
   const served: string[] = [];
@@ -153,8 +152,8 @@ export async function installCrds(kubeconfigPath: string, crdDir: string, timeou
     for (const version of versions) {
       // What envtest checks: discovery lists the plural for every served version.
       await waitFor(`CRD ${plural}.${group}/${version}`, timeoutMs, async () => {
-        const r = await execFileAsync('kubectl', ['--kubeconfig', kubeconfigPath, 'get', '--raw', `/apis/${group}/${version}`]);
-        return (JSON.parse(r.stdout) as { resources: { name: string }[] }).resources.some((res) => res.name === plural);
+        const raw = await kubectlOk(kubeconfigPath, ['get', '--raw', `/apis/${group}/${version}`]);
+        return (JSON.parse(raw) as { resources: { name: string }[] }).resources.some((res) => res.name === plural);
       });
       served.push(`${plural}.${group}/${version}`);
     }

@@ -5,19 +5,17 @@
  * Keeps running so `kubectl --kubeconfig ./demo.kubeconfig get externalcollectionrefreshes -A` works.
  */
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { execFile } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { type ExternalCollectionRefresh, GROUP, PLURAL, VERSION } from '../api/v1alpha1.js';
 import { loadConfig } from '../config.js';
 import { startEmulator } from '../emulator/server.js';
 import { createLogger } from '../logger.js';
 import { Manager } from '../runtime/manager.js';
 import { startControlPlane } from './control-plane.js';
+import { kubectlOk } from './kubectl.js';
 import { cacheDir } from './paths.js';
 
-const run = promisify(execFile);
 const NAMESPACE = 'demo';
 
 async function main(): Promise<void> {
@@ -61,8 +59,8 @@ async function main(): Promise<void> {
     metadata: { name: 'products', namespace: NAMESPACE },
     spec: { milvus: { address: emulator.address }, collectionName: 'products' },
   };
-  await run('kubectl', ['--kubeconfig', kubeconfigPath, 'create', 'namespace', NAMESPACE]);
-  await kubectlApply(kubeconfigPath, JSON.stringify(manifest));
+  await kubectlOk(kubeconfigPath, ['create', 'namespace', NAMESPACE]);
+  await kubectlOk(kubeconfigPath, ['apply', '-f', '-'], JSON.stringify(manifest));
   console.log(`\nApplied ExternalCollectionRefresh ${NAMESPACE}/products. Its status, as the operator writes it:\n`);
 
   const kc = new KubeConfig();
@@ -94,13 +92,6 @@ The last command starts another refresh; its progress appears here. Press Ctrl-C
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-}
-
-async function kubectlApply(kubeconfig: string, manifest: string): Promise<void> {
-  await new Promise<void>((resolvePromise, reject) => {
-    const child = execFile('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], (err) => (err ? reject(new Error(`kubectl apply failed: ${err.message}`)) : resolvePromise()));
-    child.stdin?.end(manifest);
-  });
 }
 
 main().catch((err: Error) => {
