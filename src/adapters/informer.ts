@@ -17,6 +17,7 @@ import {
 import { type ExternalCollectionRefresh, GROUP, PLURAL, VERSION, keyOf } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
 import { apiErrorMessage } from './kube.js';
+import { backoffMs } from '../util/backoff.js';
 
 export interface InformerOptions {
   /** Watch one namespace; all when undefined. */
@@ -131,7 +132,7 @@ export class RefreshInformer {
       }
       this.watching = false;
       this.failures += 1;
-      const delay = Math.min(30_000, 1_000 * 2 ** Math.min(this.failures - 1, 5));
+      const delay = backoffMs(this.failures - 1, 1_000, 30_000);
       this.options.log.warn('Watch of ExternalCollectionRefresh failed; restarting', { error: describe(err), retryInMs: delay });
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => void this.resume(informer, generation), delay);
@@ -147,7 +148,7 @@ export class RefreshInformer {
       if (this.stopped) return;
       if (listError === undefined) break;
       this.failures += 1;
-      const delay = Math.min(30_000, 1_000 * 2 ** Math.min(this.failures - 1, 5));
+      const delay = backoffMs(this.failures - 1, 1_000, 30_000);
       this.options.log.warn('Listing ExternalCollectionRefresh failed; retrying', { error: describe(listError), retryInMs: delay });
       await informer.stop();
       await new Promise((r) => setTimeout(r, delay));

@@ -8,6 +8,7 @@ import type { ObservedView, Watch } from '../reconcile/decide.js';
 import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure } from '../reconcile/types.js';
 import type { Logger } from '../logger.js';
+import { NO_JITTER, backoffMs } from '../util/backoff.js';
 
 interface EndpointState {
   endpoint: Endpoint;
@@ -139,9 +140,8 @@ export class JobObserver {
         this.enqueue(key);
       }
     }
-    const delay = state.error
-      ? Math.min(this.options.maxBackoffMs, this.options.pollIntervalMs * 2 ** Math.min(state.failures - 1, 10))
-      : this.options.pollIntervalMs;
+    // Deterministic: polls of one endpoint are already spread by when their first watcher came.
+    const delay = state.error ? backoffMs(state.failures - 1, this.options.pollIntervalMs, this.options.maxBackoffMs, NO_JITTER) : this.options.pollIntervalMs;
     this.schedule(endpointKey, delay);
   }
 }

@@ -3,12 +3,8 @@
  * is added; a key is never handed to two workers at once (an add while it is processed is replayed after
  * done()); delayed adds keep the earliest time; failures back off per key exponentially.
  */
+import { backoffMs } from '../util/backoff.js';
 
-/** Per-key exponential backoff: base * 2^failures, capped, with +-10% jitter. */
-export function backoffMs(failures: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const raw = Math.min(maxMs, baseMs * 2 ** Math.min(failures, 30));
-  return Math.round(raw * (0.9 + 0.2 * random()));
-}
 
 /** Observes the queue (metrics). */
 export interface QueueHooks {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WorkQueue, backoffMs } from '../../../src/runtime/workqueue.js';
+import { WorkQueue } from '../../../src/runtime/workqueue.js';
+import { backoffMs } from '../../../src/util/backoff.js';
 
 describe('WorkQueue', () => {
   beforeEach(() => {
