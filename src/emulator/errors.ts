@@ -8,26 +8,22 @@
 export const Code = {
   Success: 0,
   ServiceNotReady: 1,
-  ServiceInternal: 5,
   CollectionNotFound: 100,
   CollectionIllegalSchema: 105,
   DatabaseNotFound: 800,
   DatabaseAlreadyExists: 802,
   ParameterInvalid: 1100,
   ParameterMissing: 1101,
-  PrivilegeNotAuthenticated: 1400,
 } as const;
 
 const baseText: Record<number, string> = {
   [Code.ServiceNotReady]: 'service not ready',
-  [Code.ServiceInternal]: 'service internal error',
   [Code.CollectionNotFound]: 'collection not found',
   [Code.CollectionIllegalSchema]: 'illegal collection schema',
   [Code.DatabaseNotFound]: 'database not found',
   [Code.DatabaseAlreadyExists]: 'database already exist',
   [Code.ParameterInvalid]: 'invalid parameter',
   [Code.ParameterMissing]: 'missing parameter',
-  [Code.PrivilegeNotAuthenticated]: 'not authenticated',
 };
 
 /** Legacy `common.ErrorCode` for a modern code (merr oldCode). */

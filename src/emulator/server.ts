@@ -5,7 +5,7 @@
  * a missing handler.
  */
 import * as grpc from '@grpc/grpc-js';
-import { MilvusError, cannotFindCollection, errorStatus, okStatus, type WireStatus } from './errors.js';
+import { MilvusError, cannotFindCollection, errorStatus, okStatus } from './errors.js';
 import { redactExternalSpec } from './external-spec.js';
 import { decodeCollectionSchema, milvusService, telemetryService } from './proto.js';
 import { type DecodedField, type DecodedSchema, VIRTUAL_PK } from './schema-rules.js';
@@ -499,4 +499,3 @@ function describeResponse(res: Record<string, unknown>): string {
   return 'OK';
 }
 
-export type { WireStatus };

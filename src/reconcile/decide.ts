@@ -249,6 +249,7 @@ export function decide(input: DecideInput): Decision {
   const tracking = st.jobId !== undefined && !isTerminal(st.state) && !lost;
   const serves = runServes(st.run, r);
   const pendingTrigger = !serves ? ` A new refresh (${triggerWords(r)}) starts when it ends.` : '';
+  const startsNow = ` A new refresh (${triggerWords(r)}) starts now.`;
 
   const inDoubt = st.run?.submittedAt !== undefined && st.jobId === undefined;
   if (!input.connection.ok) {
@@ -264,7 +265,7 @@ export function decide(input: DecideInput): Decision {
     const s = jobSituation(next);
     if (serves) return s;
     // The ended job answered an older trigger: conditions at this generation must not claim success or failure.
-    return { kind: 'progressing', reason: 'RefreshQueued', message: `${s.message}.${pendingTrigger.replace(' when it ends', ' now')}` };
+    return { kind: 'progressing', reason: 'RefreshQueued', message: `${s.message}.${startsNow}` };
   };
 
   // 1. A job is running: follow it through the observer.
@@ -316,7 +317,7 @@ export function decide(input: DecideInput): Decision {
     const lostMessage = `Milvus no longer reports refresh job ${st.jobId} (last seen ${st.state} at ${st.progress ?? 0}%); it may have been lost by a Milvus restart.`;
     if (!serves) {
       // JobLost stays the marker (Stalled) only for the trigger it served; a newer trigger just goes on.
-      return update(st, { kind: 'progressing', reason: 'RefreshQueued', message: `${lostMessage}${pendingTrigger.replace(' when it ends', ' now')}` }, undefined, false, {
+      return update(st, { kind: 'progressing', reason: 'RefreshQueued', message: `${lostMessage}${startsNow}` }, undefined, false, {
         afterMs: 0,
       });
     }

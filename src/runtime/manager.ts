@@ -42,7 +42,6 @@ export class Manager {
   ) {
     if (config.kubeconfig) this.kc.loadFromFile(config.kubeconfig);
     else this.kc.loadFromDefault();
-    const controllerName = 'externalcollectionrefresh';
     this.metrics = new Metrics({
       states: () => {
         const counts: Record<string, number> = { RefreshPending: 0, RefreshInProgress: 0, RefreshCompleted: 0, RefreshFailed: 0, None: 0 };
@@ -52,6 +51,7 @@ export class Manager {
       endpoints: () => this.observer.activeEndpoints,
     });
     const m = this.metrics;
+    const controllerName = m.controller;
     const q = { name: controllerName };
     this.queue = new WorkQueue({
       baseBackoffMs: config.backoffBaseMs,
