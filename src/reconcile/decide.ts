@@ -116,9 +116,13 @@ function triggerWords(r: ExternalCollectionRefresh): string {
   return `refresh requested (${REFRESH_REQUESTED_AT}=${d.requestedAt})`;
 }
 
-/** Status fields from a Milvus job, as Milvus reports them. */
-export function jobFields(job: JobInfo): Partial<ExternalCollectionRefreshStatus> {
-  return {
+/**
+ * The status with a Milvus job's fields as Milvus reports them; when the job has ended, also the run's
+ * bookkeeping: the last success time and the handled refresh-requested-at value.
+ */
+function withJob(st: ExternalCollectionRefreshStatus, job: JobInfo): ExternalCollectionRefreshStatus {
+  const next: ExternalCollectionRefreshStatus = {
+    ...st,
     jobId: job.jobId,
     collectionName: job.collectionName,
     state: job.state,
@@ -129,6 +133,10 @@ export function jobFields(job: JobInfo): Partial<ExternalCollectionRefreshStatus
     startTime: job.startTimeMs > 0 ? iso(job.startTimeMs) : undefined,
     endTime: job.endTimeMs > 0 ? iso(job.endTimeMs) : undefined,
   };
+  if (!isTerminal(job.state)) return next;
+  if (job.state === 'RefreshCompleted' && job.endTimeMs > 0) next.lastSuccessfulTime = iso(job.endTimeMs);
+  if (next.run?.requestedAt) next.lastHandledRequestedAt = next.run.requestedAt;
+  return next;
 }
 
 const JOB_KEYS = ['jobId', 'collectionName', 'state', 'progress', 'reason', 'externalSource', 'externalSpec', 'startTime', 'endTime'] as const;
@@ -229,6 +237,17 @@ export function isSettled(r: ExternalCollectionRefresh): boolean {
   return st.jobId !== undefined && (isTerminal(st.state) || stalled === 'JobLost');
 }
 
+/** Builds `update` decisions whose status reflects `generation`, with the three conditions set for a situation. */
+function updater(generation: number, nowIso: string) {
+  return (status: ExternalCollectionRefreshStatus, situation: Situation, watch: Watch, claim: boolean, requeue: Requeue): Decision => ({
+    kind: 'update',
+    status: { ...status, observedGeneration: generation, conditions: conditionsFor(status.conditions ?? [], situation, generation, nowIso) },
+    watch,
+    claim,
+    requeue,
+  });
+}
+
 /** Decides what one reconcile does next. */
 export function decide(input: DecideInput): Decision {
   const { resource: r, now, settings } = input;
@@ -237,13 +256,7 @@ export function decide(input: DecideInput): Decision {
   const nowIso = iso(now);
   const address = input.connection.ok ? input.connection.address : r.spec.milvus.address;
 
-  const update = (status: ExternalCollectionRefreshStatus, situation: Situation, watch: Watch, claim: boolean, requeue: Requeue): Decision => ({
-    kind: 'update',
-    status: { ...status, observedGeneration: generation, conditions: conditionsFor(status.conditions ?? [], situation, generation, nowIso) },
-    watch,
-    claim,
-    requeue,
-  });
+  const update = updater(generation, nowIso);
 
   const lost = stalledReason(st) === 'JobLost';
   const tracking = st.jobId !== undefined && !isTerminal(st.state) && !lost;
@@ -274,10 +287,8 @@ export function decide(input: DecideInput): Decision {
     const watch: Watch = { jobId: st.jobId! };
     const job = view?.job?.jobId === st.jobId ? view?.job : undefined;
     if (job) {
-      const next = { ...st, ...jobFields(job) };
+      const next = withJob(st, job);
       if (isTerminal(job.state)) {
-        if (job.state === 'RefreshCompleted' && job.endTimeMs > 0) next.lastSuccessfulTime = iso(job.endTimeMs);
-        if (next.run?.requestedAt) next.lastHandledRequestedAt = next.run.requestedAt;
         // A trigger that arrived meanwhile starts right away.
         return update(next, ended(next), undefined, false, serves ? undefined : { afterMs: 0 });
       }
@@ -370,11 +381,7 @@ export function decide(input: DecideInput): Decision {
       .filter((j) => compareIds(j.jobId, baseline) > 0 && j.jobId !== input.claim?.jobId)
       .sort((a, b) => compareIds(a.jobId, b.jobId))[0];
     if (ours) {
-      const next = { ...st, ...jobFields(ours) };
-      if (isTerminal(ours.state)) {
-        if (ours.state === 'RefreshCompleted' && ours.endTimeMs > 0) next.lastSuccessfulTime = iso(ours.endTimeMs);
-        if (run.requestedAt) next.lastHandledRequestedAt = run.requestedAt;
-      }
+      const next = withJob(st, ours);
       const s = isTerminal(ours.state) ? ended(next) : jobSituation(next);
       const adopted = { ...s, reason: s.kind === 'progressing' && !isTerminal(ours.state) ? 'RefreshAdopted' : s.reason, message: `Adopted: ${s.message}` };
       return update(next, adopted, isTerminal(ours.state) ? undefined : { jobId: ours.jobId }, !isTerminal(ours.state), serves ? undefined : { afterMs: 0 });
@@ -485,13 +492,7 @@ export function afterSubmit(
   const st = r.status ?? {};
   const generation = desiredTrigger(r).generation;
   const nowIso = iso(now);
-  const done = (status: ExternalCollectionRefreshStatus, s: Situation, watch: Watch, claim: boolean, requeue: Requeue): Decision => ({
-    kind: 'update',
-    status: { ...status, conditions: conditionsFor(status.conditions ?? [], s, generation, nowIso) },
-    watch,
-    claim,
-    requeue,
-  });
+  const done = updater(generation, nowIso);
   if ('jobId' in result) {
     const status = { ...st, jobId: result.jobId, collectionName: r.spec.collectionName };
     return done(status, jobSituation(status), { jobId: result.jobId }, true, { afterMs: settings.submitGraceMs });
