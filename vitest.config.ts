@@ -13,13 +13,14 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          globalSetup: ['test/support/node-version.ts'],
         },
       },
       {
         test: {
           name: 'conformance',
           include: ['test/conformance/**/*.test.ts'],
-          globalSetup: ['test/support/python-setup.ts'],
+          globalSetup: ['test/support/node-version.ts', 'test/support/python-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -28,7 +29,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/support/integration-setup.ts'],
+          globalSetup: ['test/support/node-version.ts', 'test/support/integration-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           // One shared control plane; files run one at a time so timing assertions are not starved on 2 cores.

@@ -1,18 +1,24 @@
 /**
- * A watch-backed cache of ExternalCollectionRefresh objects, made robust where client-node's informer is not:
- * - the informer stops on any watch error but 410: it is restarted with exponential backoff (1 s -> 30 s);
- * - it never asks for bookmarks and never relists: a watchdog relists every resync period and whenever the
- *   watch has been silent too long, so a missed event cannot leave a resource unreconciled.
+ * A watch-backed cache of ExternalCollectionRefresh objects over client-node 2.x's ListWatch, made robust
+ * where that informer still is not (checked against 2.0.1, docs/runtime.md):
+ * - 2.0.1 (with #3022) re-arms its inactivity timer on every chunk and reconnects by itself after its
+ *   client-side `TimeoutError`. We ask for watch bookmarks (about one a minute from the API server), give
+ *   the inactivity timer room for them, and let the server end each watch after 5-10 min (client-go's
+ *   randomised timeout), so a quiet but healthy watch is never aborted and a dead one is noticed within
+ *   the inactivity timeout, with no relist.
+ * - 2.0.1 still stops the informer on any other watch error (not 410): it is resumed from the last
+ *   resourceVersion with exponential backoff (1 s -> 30 s); if resuming fails, a fresh list is taken.
+ * - There is no resync: every resync period the cached keys are handed to `onKey` again (controller-runtime's
+ *   resync), without a list call.
  * Every add, update, delete and relist hands the object's key to `onKey`.
  */
 import {
   CustomObjectsApi,
-  type Informer,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
-  type ObjectCache,
-  makeInformer,
+  ListWatch,
+  Watch,
 } from '@kubernetes/client-node';
 import { type ExternalCollectionRefresh, GROUP, PLURAL, VERSION, keyOf } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
@@ -22,32 +28,35 @@ import { backoffMs } from '../util/backoff.js';
 export interface InformerOptions {
   /** Watch one namespace; all when undefined. */
   namespace?: string;
-  /** Full relist period. */
+  /** How often every cached key is handed to `onKey` again (no API call). */
   resyncPeriodMs: number;
-  /** Relist when the watch delivered nothing (not even a reconnect) for this long. */
-  silenceMs?: number;
+  /** A watch that delivers nothing, not even a bookmark, for this long is treated as dead and reopened. */
+  watchInactivityMs?: number;
   onKey: (key: string) => void;
   log: Logger;
-  /** Informer (re)starts, for metrics. */
+  /** Informer (re)starts, for metrics: 'start', 'watch-error', 'relist'. */
   onRestart?: (reason: string) => void;
 }
 
+/**
+ * The API server sends a bookmark about once a minute (seen here up to 2 min apart on a quiet resource); a
+ * watch silent for longer than this is dead and is reopened from its resourceVersion, without a list.
+ */
+export const DEFAULT_WATCH_INACTIVITY_MS = 150_000;
+
 // Watch events carry raw JSON (timestamps are strings), so the cache holds plain KubernetesObjects that are
 // ExternalCollectionRefresh-shaped; the cast happens here, once.
-type Cache = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
 const asRefresh = (o: KubernetesObject | undefined): ExternalCollectionRefresh | undefined => o as unknown as ExternalCollectionRefresh | undefined;
 
 export class RefreshInformer {
-  private informer: Cache | undefined;
+  private informer: ListWatch<KubernetesObject> | undefined;
   private generation = 0;
   private failures = 0;
-  private lastActivity = Date.now();
-  private lastRelist = Date.now();
   private synced = false;
   private watching = false;
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private resync: ReturnType<typeof setInterval> | undefined;
   private readonly api: CustomObjectsApi;
 
   constructor(
@@ -60,13 +69,10 @@ export class RefreshInformer {
   /** Resolves after the first successful list. Keeps retrying until then (or until stop()). */
   async start(): Promise<void> {
     await this.open('start');
-    const silenceMs = this.options.silenceMs ?? Math.min(this.options.resyncPeriodMs, 5 * 60_000);
-    this.watchdog = setInterval(() => {
-      const now = Date.now();
-      if (now - this.lastRelist >= this.options.resyncPeriodMs) void this.relist('resync period');
-      else if (this.watching && now - this.lastActivity >= silenceMs) void this.relist(`watch silent for ${Math.round(silenceMs / 1000)}s`);
-    }, Math.min(10_000, this.options.resyncPeriodMs));
-    this.watchdog.unref();
+    this.resync = setInterval(() => {
+      for (const r of this.list()) this.options.onKey(keyOf(r));
+    }, this.options.resyncPeriodMs);
+    this.resync.unref();
   }
 
   /** Whether the cache is listed and its watch open. */
@@ -90,34 +96,47 @@ export class RefreshInformer {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.watchdog) clearInterval(this.watchdog);
+    if (this.resync) clearInterval(this.resync);
     await this.informer?.stop();
   }
 
   private listFn = (): Promise<KubernetesListObject<KubernetesObject>> => {
     const ns = this.options.namespace;
     const req = { group: GROUP, version: VERSION, plural: PLURAL };
-    return (ns ? this.api.listNamespacedCustomObject({ ...req, namespace: ns }) : this.api.listCustomObjectForAllNamespaces(req)) as Promise<
-      KubernetesListObject<KubernetesObject>
-    >;
+    return (
+      ns ? this.api.listNamespacedCustomObject({ ...req, namespace: ns }) : this.api.listCustomObjectForAllNamespaces({ ...req, resourcePlural: PLURAL })
+    ) as Promise<KubernetesListObject<KubernetesObject>>;
   };
+
+  /** The watch URL path: bookmarks on, and a randomised server-side timeout like client-go's reflector. */
+  private watchPath(): string {
+    const ns = this.options.namespace;
+    const base = ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+    const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
+    // ListWatch appends its own parameters to this URL with URLSearchParams, so these survive.
+    return `${base}?allowWatchBookmarks=true&timeoutSeconds=${timeoutSeconds}`;
+  }
+
+  private makeWatch(): Watch {
+    const watch = new Watch(this.kc);
+    // 2.0.1 keeps the inactivity timeout in a field without a setter; 30 s is shorter than the bookmark
+    // period, so a healthy quiet watch would be reopened twice a minute.
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = this.options.watchInactivityMs ?? DEFAULT_WATCH_INACTIVITY_MS;
+    return watch;
+  }
 
   /** Opens a fresh informer (a full list, then a watch); on failure retries with backoff. */
   private async open(reason: string): Promise<void> {
-    const ns = this.options.namespace;
-    const path = ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
     const previous = this.informer;
     const generation = ++this.generation;
-    const informer = makeInformer<KubernetesObject>(this.kc, path, this.listFn);
+    const informer = new ListWatch<KubernetesObject>(this.watchPath(), this.makeWatch(), this.listFn, false);
     const touch = (obj: KubernetesObject): void => {
-      this.lastActivity = Date.now();
       if (generation === this.generation) this.options.onKey(keyOf({ metadata: obj.metadata ?? {} }));
     };
     informer.on('add', touch);
     informer.on('update', touch);
     informer.on('delete', touch);
     informer.on('connect', () => {
-      this.lastActivity = Date.now();
       this.watching = true;
     });
     // client-node's start() does not reject when the list fails: it emits 'error' and resolves. Errors
@@ -133,7 +152,8 @@ export class RefreshInformer {
       this.watching = false;
       this.failures += 1;
       const delay = backoffMs(this.failures - 1, 1_000, 30_000);
-      this.options.log.warn('Watch of ExternalCollectionRefresh failed; restarting', { error: describe(err), retryInMs: delay });
+      this.options.log.warn('Watch of ExternalCollectionRefresh failed; restarting', { error: apiErrorMessage(err), retryInMs: delay });
+      this.options.onRestart?.('watch-error');
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => void this.resume(informer, generation), delay);
     });
@@ -149,7 +169,7 @@ export class RefreshInformer {
       if (listError === undefined) break;
       this.failures += 1;
       const delay = backoffMs(this.failures - 1, 1_000, 30_000);
-      this.options.log.warn('Listing ExternalCollectionRefresh failed; retrying', { error: describe(listError), retryInMs: delay });
+      this.options.log.warn('Listing ExternalCollectionRefresh failed; retrying', { error: apiErrorMessage(listError), retryInMs: delay });
       await informer.stop();
       await new Promise((r) => setTimeout(r, delay));
     }
@@ -161,8 +181,6 @@ export class RefreshInformer {
     this.informer = informer;
     this.synced = true;
     this.watching = true;
-    this.lastActivity = Date.now();
-    this.lastRelist = Date.now();
     if (previous) {
       await previous.stop();
       // Objects that vanished between the two lists: their keys still need a (cleanup) reconcile.
@@ -172,24 +190,15 @@ export class RefreshInformer {
     }
   }
 
-  private async resume(informer: Cache, generation: number): Promise<void> {
+  private async resume(informer: ListWatch<KubernetesObject>, generation: number): Promise<void> {
     if (this.stopped || generation !== this.generation) return;
     try {
       await informer.start(); // resumes the watch from the last resourceVersion (relists on 410)
-      this.failures = 0;
+      // A failed reconnect has already reported an error (and cleared `watching`) by now.
+      if (this.watching) this.failures = 0;
     } catch (err) {
-      this.options.log.warn('Restarting the watch failed; relisting', { error: describe(err) });
-      await this.relist('watch restart failed');
+      this.options.log.warn('Restarting the watch failed; relisting', { error: apiErrorMessage(err) });
+      if (!this.stopped) await this.open('relist');
     }
   }
-
-  private async relist(reason: string): Promise<void> {
-    if (this.stopped) return;
-    this.options.log.debug('Relisting ExternalCollectionRefresh', { reason });
-    await this.open(reason);
-  }
-}
-
-function describe(err: unknown): string {
-  return apiErrorMessage(err);
 }

@@ -10,6 +10,7 @@ import type { RefreshRequest } from '../reconcile/decide.js';
 import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure, type MilvusFailureKind } from '../reconcile/types.js';
 import { extfsSecrets, scrub, secretForms } from '../util/scrub.js';
+import { dropIpServerNames } from './tls-ip-servername.js';
 
 /** Observes each RPC (metrics). */
 export type RpcObserver = (method: string, outcome: MilvusFailureKind | 'ok', seconds: number) => void;
@@ -50,6 +51,7 @@ export class MilvusClients implements MilvusPort {
   private readonly sweeper: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: MilvusClientsOptions) {
+    dropIpServerNames();
     const idle = options.idleCloseMs ?? 10 * 60_000;
     this.sweeper = setInterval(() => this.closeIdle(idle), Math.min(idle, 60_000));
     this.sweeper.unref();

@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
 
-  console.log(`Milvus refresh emulator ready at ${emulator.address}${authRequired ? ' (authentication required)' : ''}; Ctrl-C stops it`);
+  console.log(`Milvus refresh emulator (Node ${process.version}) ready at ${emulator.address}${authRequired ? ' (authentication required)' : ''}; Ctrl-C stops it`);
   const shutdown = (): void => {
     void emulator.close().then(() => process.exit(0));
   };

@@ -29,6 +29,7 @@ export class Metrics {
   readonly milvusRpcTime = new Histogram({ name: 'milvus_refresh_rpc_duration_seconds', help: 'Milvus RPC latency', labelNames: ['method'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30], registers: [this.registry] });
   readonly kubeApi = new Counter({ name: 'milvus_refresh_kube_requests_total', help: 'Kubernetes API writes and Secret reads', labelNames: ['what', 'code'], registers: [this.registry] });
   readonly statusWrites = new Counter({ name: 'milvus_refresh_status_writes_total', help: 'Status writes', registers: [this.registry] });
+  readonly kubeConnections = new Counter({ name: 'milvus_refresh_kube_connections_total', help: 'Connections (TCP + TLS handshakes) opened to the Kubernetes API server', registers: [this.registry] });
   readonly informerRestarts = new Counter({ name: 'milvus_refresh_informer_restarts_total', help: 'Informer (re)starts per reason kind', labelNames: ['reason'], registers: [this.registry] });
   readonly resources: Gauge;
   readonly observedEndpoints: Gauge;

@@ -7,7 +7,8 @@
  *   npm run bench -- [--resources 300] [--endpoints 3] [--job-duration 6s] [--record]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type MilvusEmulator, startEmulator } from '../emulator/server.js';
@@ -31,12 +32,23 @@ interface Results {
   idleStatusWrites: number;
   operatorCpuSeconds: number;
   operatorMaxRssMiB: number;
+  /** TLS connections the operator opened to the API server (each one a handshake). */
+  apiServerTlsConnections: number;
   naivePollerCalls: number;
 }
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+}
+
+/** The operator's TLS connections to `port`, as its preload (src/local/tls-count.ts) last wrote them. */
+function tlsConnections(file: string, port: string): number {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>)[port] ?? 0;
+  } catch {
+    return -1;
+  }
 }
 
 function rssMiB(pid: number): number {
@@ -66,6 +78,7 @@ async function main(): Promise<void> {
   const jobDurationMs = parseDurationMs(values['job-duration'], '--job-duration');
   if (!Number.isInteger(n) || n < 1 || !Number.isInteger(e) || e < 1) throw new Error('--resources and --endpoints must be positive integers');
 
+  console.log(`Benchmark on Node ${process.version}; the operator runs on the same binary (${process.execPath})`);
   const cp = await startControlPlane({ log: () => undefined });
   const emulators: MilvusEmulator[] = [];
   let operator: ChildProcess | undefined;
@@ -81,10 +94,11 @@ async function main(): Promise<void> {
     const kc = cp.kubeconfigPath;
     await kubectlOk(kc, ['create', 'namespace', 'bench']);
     const metricsPort = await freePort();
+    const tlsCountFile = join(mkdtempSync(join(tmpdir(), 'ecr-bench-')), 'tls.json');
     operator = spawn(
       process.execPath,
-      [join(REPO_ROOT, 'dist', 'main.js'), `--kubeconfig=${cp.kubeconfigPath}`, `--poll-interval=${POLL_MS}ms`, `--metrics-bind-address=127.0.0.1:${metricsPort}`, '--health-probe-bind-address=0', '--log-level=warn'],
-      { stdio: 'ignore' },
+      ['--import', join(REPO_ROOT, 'dist', 'local', 'tls-count.js'), join(REPO_ROOT, 'dist', 'main.js'), `--kubeconfig=${cp.kubeconfigPath}`, `--poll-interval=${POLL_MS}ms`, `--metrics-bind-address=127.0.0.1:${metricsPort}`, '--health-probe-bind-address=0', '--log-level=warn'],
+      { stdio: 'ignore', env: { ...process.env, ECR_TLS_COUNT_FILE: tlsCountFile } },
     );
     const pid = operator.pid!;
     await new Promise((r) => setTimeout(r, 1_500));
@@ -125,6 +139,7 @@ async function main(): Promise<void> {
       operatorCpuSeconds: Math.round((cpuSeconds(pid) - cpu0) * 10) / 10,
       operatorMaxRssMiB: rssMiB(pid),
       naivePollerCalls: naive,
+      apiServerTlsConnections: tlsConnections(tlsCountFile, new URL(cp.server).port),
     };
     report(results, listAll.length, values.record);
     const broken = [
@@ -159,6 +174,7 @@ function report(r: Results, listAllCalls: number, record: boolean | undefined): 
     ['status writes in 10 s idle', 'idleStatusWrites', ''],
     ['operator CPU', 'operatorCpuSeconds', 's'],
     ['operator peak RSS', 'operatorMaxRssMiB', 'MiB'],
+    ['TLS connections to the API server', 'apiServerTlsConnections', ''],
   ];
   console.log(`\n${r.resources} resources, ${r.endpoints} endpoints, jobs of ${r.jobDurationMs / 1000} s\n`);
   console.log(`${'measure'.padEnd(52)}${'now'.padStart(10)}${'baseline'.padStart(10)}${'change'.padStart(10)}`);

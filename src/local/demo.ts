@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, 'operator.log');
 
+  console.log(`milvus-refresh-operator demo on Node ${process.version}`);
   console.log('Starting a local Kubernetes control plane (kube-apiserver + etcd; the first run builds them from Go modules)...');
   const cp = await startControlPlane({ kubeconfigPath, log: (l) => console.log(`  ${l}`) });
 

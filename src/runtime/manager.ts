@@ -2,12 +2,12 @@
  * Wires the operator: informer -> work queue -> workers -> reconciler, the job observer, leader election,
  * metrics and probes. Starts the controller only while leading; SIGTERM drains and releases the lease.
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { Connections } from '../adapters/connection.js';
 import { RefreshInformer } from '../adapters/informer.js';
 import { KubeAdapter } from '../adapters/kube.js';
+import { type PooledKubeConfig, loadKubeConfig, onApiConnection } from '../adapters/kubeconfig.js';
 import { MilvusClients } from '../adapters/milvus.js';
 import { HISTORY_LIMIT } from '../api/v1alpha1.js';
 import type { OperatorConfig } from '../config.js';
@@ -23,7 +23,7 @@ import { JobObserver } from './observer.js';
 import { WorkQueue } from './workqueue.js';
 
 export class Manager {
-  private readonly kc = new KubeConfig();
+  private readonly kc: PooledKubeConfig;
   private readonly metrics: Metrics;
   private readonly queue: WorkQueue;
   private readonly informer: RefreshInformer;
@@ -40,8 +40,7 @@ export class Manager {
     private readonly config: OperatorConfig,
     private readonly log: Logger,
   ) {
-    if (config.kubeconfig) this.kc.loadFromFile(config.kubeconfig);
-    else this.kc.loadFromDefault();
+    this.kc = loadKubeConfig(config.kubeconfig);
     this.metrics = new Metrics({
       states: () => {
         const counts: Record<string, number> = { RefreshPending: 0, RefreshInProgress: 0, RefreshCompleted: 0, RefreshFailed: 0, None: 0 };
@@ -69,8 +68,9 @@ export class Manager {
       resyncPeriodMs: config.resyncPeriodMs,
       onKey: (key) => this.queue.add(key),
       log,
-      onRestart: (reason) => m.informerRestarts.inc({ reason: reason.split(' ')[0] ?? reason }),
+      onRestart: (reason) => m.informerRestarts.inc({ reason }),
     });
+    onApiConnection(() => m.kubeConnections.inc());
     this.milvus = new MilvusClients({
       rpcTimeoutMs: config.rpcTimeoutMs,
       log,

