@@ -2,14 +2,19 @@
 // this code is all asynchronous IO where a forgotten await loses an error or a status write.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
+  prettier,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['eslint.config.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -26,20 +31,38 @@ export default tseslint.config(
     // Operator logic never depends on the emulator, and the pure layers never import IO libraries.
     files: ['src/api/**', 'src/reconcile/**', 'src/runtime/**', 'src/adapters/**', 'src/http/**', 'src/main.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/emulator/**', '**/local/**'], message: 'operator code must not import the emulator or local tooling' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/emulator/**', '**/local/**'],
+              message: 'operator code must not import the emulator or local tooling',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/api/**', 'src/reconcile/**'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['**/emulator/**', '**/local/**', '**/adapters/**', '**/runtime/**'], message: 'pure layers depend on nothing but api/' }],
-        paths: [
-          { name: '@zilliz/milvus2-sdk-node', message: 'only adapters/ talk to Milvus' },
-          { name: 'winston', message: 'depend on the Logger interface' },
-          { name: '@kubernetes/client-node', message: 'use import type only', allowTypeImports: true },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/emulator/**', '**/local/**', '**/adapters/**', '**/runtime/**'],
+              message: 'pure layers depend on nothing but api/',
+            },
+          ],
+          paths: [
+            { name: '@zilliz/milvus2-sdk-node', message: 'only adapters/ talk to Milvus' },
+            { name: 'winston', message: 'depend on the Logger interface' },
+            { name: '@kubernetes/client-node', message: 'use import type only', allowTypeImports: true },
+          ],
+        },
+      ],
     },
   },
   {

@@ -94,7 +94,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const explicit = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
   const get = (flag: keyof typeof FLAGS): string | boolean | undefined => {
     const fromEnv = env[`ECR_${flag.toUpperCase().replace(/-/g, '_')}`];
-    if (!explicit.has(flag) && fromEnv !== undefined) return FLAGS[flag].type === 'boolean' ? fromEnv === 'true' : fromEnv;
+    if (!explicit.has(flag) && fromEnv !== undefined)
+      return FLAGS[flag].type === 'boolean' ? fromEnv === 'true' : fromEnv;
     return values[flag];
   };
   const duration = (flag: keyof typeof FLAGS, min: number): number => {
@@ -111,17 +112,20 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const integer = (flag: keyof typeof FLAGS, min: number, max: number): number => {
     const text = String(get(flag));
     const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${flag}: ${JSON.stringify(text)} must be an integer from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new ConfigError(`--${flag}: ${JSON.stringify(text)} must be an integer from ${min} to ${max}`);
     return n;
   };
   const bind = (flag: keyof typeof FLAGS): string => {
     const text = String(get(flag));
     if (text === '0' || text === '') return '';
-    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(text)) throw new ConfigError(`--${flag}: ${JSON.stringify(text)} must be [host]:port, or 0 to disable`);
+    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(text))
+      throw new ConfigError(`--${flag}: ${JSON.stringify(text)} must be [host]:port, or 0 to disable`);
     return text;
   };
   const logLevel = String(get('log-level'));
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`--log-level: ${JSON.stringify(logLevel)} must be debug, info, warn or error`);
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
+    throw new ConfigError(`--log-level: ${JSON.stringify(logLevel)} must be debug, info, warn or error`);
   const kubeconfig = get('kubeconfig') as string | undefined;
   const namespace = get('namespace') as string | undefined;
   const config: OperatorConfig = {
@@ -146,12 +150,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     healthProbeBindAddress: bind('health-probe-bind-address'),
     logLevel: logLevel as LogLevel,
   };
-  if (config.backoffMaxMs < config.backoffBaseMs) throw new ConfigError('--backoff-max must not be below --backoff-base');
+  if (config.backoffMaxMs < config.backoffBaseMs)
+    throw new ConfigError('--backoff-max must not be below --backoff-base');
   // A refresh call may still be accepted until its deadline: only after that may "no job appeared" count.
-  if (config.submitGraceMs <= config.rpcTimeoutMs) throw new ConfigError('--submit-grace must be longer than --rpc-timeout');
+  if (config.submitGraceMs <= config.rpcTimeoutMs)
+    throw new ConfigError('--submit-grace must be longer than --rpc-timeout');
   // client-go's rule: leaseDuration > renewDeadline > 1.2 * retryPeriod.
   if (!(config.leaseDurationMs > config.renewDeadlineMs && config.renewDeadlineMs > 1.2 * config.retryPeriodMs)) {
-    throw new ConfigError('--leader-elect-lease-duration must exceed --leader-elect-renew-deadline, which must exceed 1.2 x --leader-elect-retry-period');
+    throw new ConfigError(
+      '--leader-elect-lease-duration must exceed --leader-elect-renew-deadline, which must exceed 1.2 x --leader-elect-retry-period',
+    );
   }
   return Object.freeze(config);
 }

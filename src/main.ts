@@ -16,7 +16,11 @@ if (!config) {
   process.exit(0);
 }
 const log = createLogger(config.logLevel);
-log.info('Starting milvus-refresh-operator', { node: process.version, platform: `${process.platform}/${process.arch}`, pid: process.pid });
+log.info('Starting milvus-refresh-operator', {
+  node: process.version,
+  platform: `${process.platform}/${process.arch}`,
+  pid: process.pid,
+});
 const manager = new Manager(config, log);
 let signals = 0;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

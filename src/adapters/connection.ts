@@ -21,7 +21,8 @@ export class Connections implements ConnectionPort {
       const data = await this.readSecret(ns, name);
       if (!data) return missing(`Secret ${ns}/${name} (spec.milvus.credentialsSecretRef) does not exist`);
       if (data.token) credentials = { token: data.token };
-      else if (data.username && data.password !== undefined) credentials = { username: data.username, password: data.password };
+      else if (data.username && data.password !== undefined)
+        credentials = { username: data.username, password: data.password };
       else {
         return {
           ok: false,
@@ -39,14 +40,22 @@ export class Connections implements ConnectionPort {
         const data = await this.readSecret(ns, name);
         if (!data) return missing(`Secret ${ns}/${name} (spec.milvus.tls.caSecretRef) does not exist`);
         const ca = data[key];
-        if (!ca) return { ok: false, reason: 'InvalidSecret', message: `Secret ${ns}/${name} (spec.milvus.tls.caSecretRef) has no key "${key}"` };
+        if (!ca)
+          return {
+            ok: false,
+            reason: 'InvalidSecret',
+            message: `Secret ${ns}/${name} (spec.milvus.tls.caSecretRef) has no key "${key}"`,
+          };
         tls.ca = ca;
       }
     }
     const database = m.database ?? 'default';
     const identity = JSON.stringify([m.address.toLowerCase(), tls ?? null, credentials ?? null]);
     const key = createHash('sha256').update(identity).digest('hex').slice(0, 16);
-    return { ok: true, endpoint: { key, address: m.address, database, ...(credentials ? { credentials } : {}), ...(tls ? { tls } : {}) } };
+    return {
+      ok: true,
+      endpoint: { key, address: m.address, database, ...(credentials ? { credentials } : {}), ...(tls ? { tls } : {}) },
+    };
   }
 }
 

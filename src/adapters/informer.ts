@@ -46,7 +46,8 @@ export const DEFAULT_WATCH_INACTIVITY_MS = 150_000;
 
 // Watch events carry raw JSON (timestamps are strings), so the cache holds plain KubernetesObjects that are
 // ExternalCollectionRefresh-shaped; the cast happens here, once.
-const asRefresh = (o: KubernetesObject | undefined): ExternalCollectionRefresh | undefined => o as unknown as ExternalCollectionRefresh | undefined;
+const asRefresh = (o: KubernetesObject | undefined): ExternalCollectionRefresh | undefined =>
+  o as unknown as ExternalCollectionRefresh | undefined;
 
 export class RefreshInformer {
   private informer: ListWatch<KubernetesObject> | undefined;
@@ -104,7 +105,9 @@ export class RefreshInformer {
     const ns = this.options.namespace;
     const req = { group: GROUP, version: VERSION, plural: PLURAL };
     return (
-      ns ? this.api.listNamespacedCustomObject({ ...req, namespace: ns }) : this.api.listCustomObjectForAllNamespaces({ ...req, resourcePlural: PLURAL })
+      ns
+        ? this.api.listNamespacedCustomObject({ ...req, namespace: ns })
+        : this.api.listCustomObjectForAllNamespaces({ ...req, resourcePlural: PLURAL })
     ) as Promise<KubernetesListObject<KubernetesObject>>;
   };
 
@@ -121,7 +124,8 @@ export class RefreshInformer {
     const watch = new Watch(this.kc);
     // 2.0.1 keeps the inactivity timeout in a field without a setter; 30 s is shorter than the bookmark
     // period, so a healthy quiet watch would be reopened twice a minute.
-    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = this.options.watchInactivityMs ?? DEFAULT_WATCH_INACTIVITY_MS;
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs =
+      this.options.watchInactivityMs ?? DEFAULT_WATCH_INACTIVITY_MS;
     return watch;
   }
 
@@ -152,7 +156,10 @@ export class RefreshInformer {
       this.watching = false;
       this.failures += 1;
       const delay = backoffMs(this.failures - 1, 1_000, 30_000);
-      this.options.log.warn('Watch of ExternalCollectionRefresh failed; restarting', { error: apiErrorMessage(err), retryInMs: delay });
+      this.options.log.warn('Watch of ExternalCollectionRefresh failed; restarting', {
+        error: apiErrorMessage(err),
+        retryInMs: delay,
+      });
       this.options.onRestart?.('watch-error');
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => void this.resume(informer, generation), delay);
@@ -169,7 +176,10 @@ export class RefreshInformer {
       if (listError === undefined) break;
       this.failures += 1;
       const delay = backoffMs(this.failures - 1, 1_000, 30_000);
-      this.options.log.warn('Listing ExternalCollectionRefresh failed; retrying', { error: apiErrorMessage(listError), retryInMs: delay });
+      this.options.log.warn('Listing ExternalCollectionRefresh failed; retrying', {
+        error: apiErrorMessage(listError),
+        retryInMs: delay,
+      });
       await informer.stop();
       await new Promise((r) => setTimeout(r, delay));
     }

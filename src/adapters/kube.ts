@@ -14,7 +14,15 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
-import { API_VERSION, type ExternalCollectionRefresh, type ExternalCollectionRefreshStatus, GROUP, KIND, PLURAL, VERSION } from '../api/v1alpha1.js';
+import {
+  API_VERSION,
+  type ExternalCollectionRefresh,
+  type ExternalCollectionRefreshStatus,
+  GROUP,
+  KIND,
+  PLURAL,
+  VERSION,
+} from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
 import { ConflictError, type KubePort } from '../reconcile/ports.js';
 import { mergePatch } from '../util/merge-patch.js';
@@ -58,18 +66,38 @@ export class KubeAdapter implements KubePort {
 
   async read(namespace: string, name: string): Promise<ExternalCollectionRefresh | undefined> {
     try {
-      return (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as ExternalCollectionRefresh;
+      return (await this.custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name,
+      })) as ExternalCollectionRefresh;
     } catch (err) {
       if (err instanceof ApiException && err.code === 404) return undefined;
       throw err;
     }
   }
 
-  async patchStatus(r: ExternalCollectionRefresh, status: ExternalCollectionRefreshStatus): Promise<ExternalCollectionRefresh> {
-    const patch = { metadata: { resourceVersion: r.metadata.resourceVersion }, status: mergePatch(r.status ?? {}, status) };
+  async patchStatus(
+    r: ExternalCollectionRefresh,
+    status: ExternalCollectionRefreshStatus,
+  ): Promise<ExternalCollectionRefresh> {
+    const patch = {
+      metadata: { resourceVersion: r.metadata.resourceVersion },
+      status: mergePatch(r.status ?? {}, status),
+    };
     try {
       const updated = (await this.custom.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, namespace: r.metadata.namespace, plural: PLURAL, name: r.metadata.name, body: patch, fieldManager: CONTROLLER_NAME },
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: r.metadata.namespace,
+          plural: PLURAL,
+          name: r.metadata.name,
+          body: patch,
+          fieldManager: CONTROLLER_NAME,
+        },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       )) as ExternalCollectionRefresh;
       this.options.onApiCall?.('patch_status', 200);
@@ -82,13 +110,21 @@ export class KubeAdapter implements KubePort {
     }
   }
 
-  async event(r: ExternalCollectionRefresh, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  async event(
+    r: ExternalCollectionRefresh,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void> {
     try {
       await this.events.createNamespacedEvent({
         namespace: r.metadata.namespace,
         body: {
           // client-go's naming: <object>.<unix nanoseconds in hex>
-          metadata: { name: `${r.metadata.name}.${(BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n).toString(16)}`, namespace: r.metadata.namespace },
+          metadata: {
+            name: `${r.metadata.name}.${(BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)).toString(16)}`,
+            namespace: r.metadata.namespace,
+          },
           eventTime: new V1MicroTime(),
           reportingController: `${GROUP}/${CONTROLLER_NAME}`,
           reportingInstance: this.instance.slice(0, 128),
@@ -121,7 +157,9 @@ export class KubeAdapter implements KubePort {
     let data: SecretData;
     try {
       const s = await this.core.readNamespacedSecret({ namespace, name });
-      data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      data = Object.fromEntries(
+        Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+      );
       this.options.onApiCall?.('get_secret', 200);
     } catch (err) {
       const code = err instanceof ApiException ? err.code : 0;

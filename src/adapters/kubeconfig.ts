@@ -35,7 +35,18 @@ export class PooledKubeConfig extends KubeConfig {
   private tlsFingerprint(): string {
     const c = this.getCurrentCluster();
     const u = this.getCurrentUser();
-    return JSON.stringify([c?.server, c?.caFile, c?.caData, c?.skipTLSVerify, c?.tlsServerName, c?.proxyUrl, u?.certFile, u?.certData, u?.keyFile, u?.keyData]);
+    return JSON.stringify([
+      c?.server,
+      c?.caFile,
+      c?.caData,
+      c?.skipTLSVerify,
+      c?.tlsServerName,
+      c?.proxyUrl,
+      u?.certFile,
+      u?.certData,
+      u?.keyFile,
+      u?.keyData,
+    ]);
   }
 }
 
@@ -54,7 +65,8 @@ export function loadKubeConfig(path?: string): PooledKubeConfig {
 export function onApiConnection(onConnect: (origin: string) => void): () => void {
   const ch = channel('undici:client:connected');
   const listener = (message: unknown): void => {
-    const p = (message as { connectParams?: { protocol?: string; hostname?: string; port?: string | number } }).connectParams;
+    const p = (message as { connectParams?: { protocol?: string; hostname?: string; port?: string | number } })
+      .connectParams;
     onConnect(p ? `${p.protocol ?? ''}//${p.hostname ?? ''}:${p.port ?? ''}` : 'unknown');
   };
   ch.subscribe(listener);

@@ -44,7 +44,17 @@ interface WireJob {
 }
 
 const STATES: readonly string[] = ['RefreshPending', 'RefreshInProgress', 'RefreshCompleted', 'RefreshFailed'];
-const GRPC = { CANCELLED: 1, UNKNOWN: 2, DEADLINE_EXCEEDED: 4, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 };
+const GRPC = {
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  DEADLINE_EXCEEDED: 4,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+};
 
 export class MilvusClients implements MilvusPort {
   private readonly pool = new Map<string, { client: MilvusClient; lastUsed: number }>();
@@ -68,23 +78,35 @@ export class MilvusClients implements MilvusPort {
       c.refreshExternalCollection({
         collection_name: request.collection,
         db_name: request.database,
-        ...(request.externalSource !== undefined ? { external_source: request.externalSource, external_spec: request.externalSpec ?? '' } : {}),
+        ...(request.externalSource !== undefined
+          ? { external_source: request.externalSource, external_spec: request.externalSpec ?? '' }
+          : {}),
         timeout: this.options.rpcTimeoutMs,
       }),
     )) as { status?: Status; job_id?: string };
     const jobId = res.job_id === undefined ? '' : String(res.job_id);
     if (!/^[1-9]\d*$/.test(jobId)) {
-      throw this.fail('RefreshExternalCollection', { kind: 'unsupported', message: 'RefreshExternalCollection answered without a job id' });
+      throw this.fail('RefreshExternalCollection', {
+        kind: 'unsupported',
+        message: 'RefreshExternalCollection answered without a job id',
+      });
     }
     return jobId;
   }
 
   async listJobs(endpoint: Endpoint, collection: string): Promise<JobInfo[]> {
     const res = (await this.call('ListRefreshExternalCollectionJobs', endpoint, secretsOf(endpoint), (c) =>
-      c.listRefreshExternalCollectionJobs({ collection_name: collection, db_name: endpoint.database, timeout: this.options.rpcTimeoutMs }),
+      c.listRefreshExternalCollectionJobs({
+        collection_name: collection,
+        db_name: endpoint.database,
+        timeout: this.options.rpcTimeoutMs,
+      }),
     )) as { status?: Status; jobs?: WireJob[] };
     if (!Array.isArray(res.jobs)) {
-      throw this.fail('ListRefreshExternalCollectionJobs', { kind: 'unsupported', message: 'ListRefreshExternalCollectionJobs answered without a job list' });
+      throw this.fail('ListRefreshExternalCollectionJobs', {
+        kind: 'unsupported',
+        message: 'ListRefreshExternalCollectionJobs answered without a job list',
+      });
     }
     return res.jobs.map(toJobInfo);
   }
@@ -97,7 +119,12 @@ export class MilvusClients implements MilvusPort {
     await Promise.allSettled(clients.map((c) => c.client.closeConnection()));
   }
 
-  private async call(method: string, endpoint: Endpoint, secrets: string[], fn: (c: MilvusClient) => Promise<unknown>): Promise<Record<string, unknown>> {
+  private async call(
+    method: string,
+    endpoint: Endpoint,
+    secrets: string[],
+    fn: (c: MilvusClient) => Promise<unknown>,
+  ): Promise<Record<string, unknown>> {
     const started = Date.now();
     let res: Record<string, unknown>;
     try {
@@ -106,8 +133,15 @@ export class MilvusClients implements MilvusPort {
       throw this.fail(method, classifyThrown(err, secrets), started);
     }
     const status = res?.status as Status | undefined;
-    if (!status) throw this.fail(method, { kind: 'unsupported', message: `${method} answered without a status (the server does not implement it)` }, started);
-    const ok = status.code === 0 && (status.error_code === 'Success' || status.error_code === 0 || status.error_code === undefined);
+    if (!status)
+      throw this.fail(
+        method,
+        { kind: 'unsupported', message: `${method} answered without a status (the server does not implement it)` },
+        started,
+      );
+    const ok =
+      status.code === 0 &&
+      (status.error_code === 'Success' || status.error_code === 0 || status.error_code === undefined);
     if (!ok) throw this.fail(method, classifyStatus(status, secrets), started);
     this.options.onRpc?.(method, 'ok', (Date.now() - started) / 1000);
     return res;
@@ -134,7 +168,12 @@ export class MilvusClients implements MilvusPort {
       ...(creds && 'username' in creds ? { username: creds.username, password: creds.password } : {}),
       ...(endpoint.tls || https ? { ssl: true } : {}),
       ...(endpoint.tls?.ca || endpoint.tls?.serverName
-        ? { tls: { ...(endpoint.tls.ca ? { rootCert: Buffer.from(endpoint.tls.ca) } : {}), ...(endpoint.tls.serverName ? { serverName: endpoint.tls.serverName } : {}) } }
+        ? {
+            tls: {
+              ...(endpoint.tls.ca ? { rootCert: Buffer.from(endpoint.tls.ca) } : {}),
+              ...(endpoint.tls.serverName ? { serverName: endpoint.tls.serverName } : {}),
+            },
+          }
         : {}),
       timeout: this.options.rpcTimeoutMs,
       // The operator decides when to retry: an SDK retry of RefreshExternalCollection could start a second job.
@@ -145,7 +184,11 @@ export class MilvusClients implements MilvusPort {
     // The constructor's Connect runs in the background; its failure shows up on the next call.
     (client as unknown as { connectPromise?: Promise<unknown> }).connectPromise?.catch(() => undefined);
     this.pool.set(poolKey, { client, lastUsed: Date.now() });
-    this.options.log.debug('Created Milvus client', { address: endpoint.address, database: endpoint.database, endpoint: endpoint.key });
+    this.options.log.debug('Created Milvus client', {
+      address: endpoint.address,
+      database: endpoint.database,
+      endpoint: endpoint.key,
+    });
     return client;
   }
 
@@ -183,10 +226,20 @@ function classifyStatus(status: Status, secrets: string[]): MilvusFailure {
     if (/in progress/i.test(message)) return 'duplicate';
     if (/is not an external collection/i.test(message)) return 'notExternal';
     if (code === 800 || /database not found/i.test(message)) return 'databaseNotFound';
-    if (code === 100 || /collection not found|can't find collection/i.test(message) || status.error_code === 'CollectionNotExists') return 'collectionNotFound';
+    if (
+      code === 100 ||
+      /collection not found|can't find collection/i.test(message) ||
+      status.error_code === 'CollectionNotExists'
+    )
+      return 'collectionNotFound';
     if (code === 1 || code === 2) return 'unavailable';
-    if ((code !== undefined && code >= 1400 && code < 1500) || /permission denied|not authenticated|auth check failure/i.test(message)) return 'auth';
-    if (code === 1100 || code === 1101 || code === 1102 || status.extra_info?.is_input_error === 'true') return 'invalid';
+    if (
+      (code !== undefined && code >= 1400 && code < 1500) ||
+      /permission denied|not authenticated|auth check failure/i.test(message)
+    )
+      return 'auth';
+    if (code === 1100 || code === 1101 || code === 1102 || status.extra_info?.is_input_error === 'true')
+      return 'invalid';
     return 'other';
   })();
   return { kind, ...base };
@@ -201,7 +254,10 @@ function classifyThrown(err: unknown, secrets: string[]): MilvusFailure {
     case GRPC.DEADLINE_EXCEEDED:
     case GRPC.CANCELLED:
     case GRPC.RESOURCE_EXHAUSTED:
-      return { kind: 'unavailable', message: `${code === GRPC.DEADLINE_EXCEEDED ? 'deadline exceeded' : 'unavailable'}: ${text}` };
+      return {
+        kind: 'unavailable',
+        message: `${code === GRPC.DEADLINE_EXCEEDED ? 'deadline exceeded' : 'unavailable'}: ${text}`,
+      };
     case GRPC.UNAUTHENTICATED:
     case GRPC.PERMISSION_DENIED:
       return { kind: 'auth', message: text };
@@ -209,7 +265,10 @@ function classifyThrown(err: unknown, secrets: string[]): MilvusFailure {
       return { kind: 'unsupported', message: text };
     default:
       // Errors without a gRPC code come from the transport (DNS, TLS, a closed pool): the call may not have run.
-      return { kind: code === undefined || code === GRPC.INTERNAL || code === GRPC.UNKNOWN ? 'unavailable' : 'other', message: text };
+      return {
+        kind: code === undefined || code === GRPC.INTERNAL || code === GRPC.UNKNOWN ? 'unavailable' : 'other',
+        message: text,
+      };
   }
 }
 

@@ -18,7 +18,11 @@ export interface Situation {
  * Sets `next` in `conditions`, keeping lastTransitionTime when the status did not change (the
  * meta.SetStatusCondition contract). Returns a new array ordered Ready, Reconciling, Stalled.
  */
-export function setCondition(conditions: readonly Condition[], next: Omit<Condition, 'lastTransitionTime'>, now: string): Condition[] {
+export function setCondition(
+  conditions: readonly Condition[],
+  next: Omit<Condition, 'lastTransitionTime'>,
+  now: string,
+): Condition[] {
   const existing = conditions.find((c) => c.type === next.type);
   const lastTransitionTime = existing && existing.status === next.status ? existing.lastTransitionTime : now;
   const updated = conditions.filter((c) => c.type !== next.type).concat({ ...next, lastTransitionTime });
@@ -32,21 +36,48 @@ function rank(order: string[], type: string): number {
 }
 
 /** The three conditions for a situation, at `generation`. */
-export function conditionsFor(conditions: readonly Condition[], s: Situation, generation: number, now: string): Condition[] {
+export function conditionsFor(
+  conditions: readonly Condition[],
+  s: Situation,
+  generation: number,
+  now: string,
+): Condition[] {
   const ready = s.kind === 'ready';
-  let out = setCondition(conditions, { type: READY, status: ready ? 'True' : 'False', observedGeneration: generation, reason: s.reason, message: s.message }, now);
+  let out = setCondition(
+    conditions,
+    {
+      type: READY,
+      status: ready ? 'True' : 'False',
+      observedGeneration: generation,
+      reason: s.reason,
+      message: s.message,
+    },
+    now,
+  );
   out = setCondition(
     out,
     s.kind === 'progressing'
       ? { type: RECONCILING, status: 'True', observedGeneration: generation, reason: s.reason, message: s.message }
-      : { type: RECONCILING, status: 'False', observedGeneration: generation, reason: ready ? 'Succeeded' : s.reason, message: ready ? 'Nothing to do' : s.message },
+      : {
+          type: RECONCILING,
+          status: 'False',
+          observedGeneration: generation,
+          reason: ready ? 'Succeeded' : s.reason,
+          message: ready ? 'Nothing to do' : s.message,
+        },
     now,
   );
   out = setCondition(
     out,
     s.kind === 'stalled'
       ? { type: STALLED, status: 'True', observedGeneration: generation, reason: s.reason, message: s.message }
-      : { type: STALLED, status: 'False', observedGeneration: generation, reason: ready ? 'Succeeded' : s.reason, message: ready ? 'Nothing to do' : 'Not stalled' },
+      : {
+          type: STALLED,
+          status: 'False',
+          observedGeneration: generation,
+          reason: ready ? 'Succeeded' : s.reason,
+          message: ready ? 'Nothing to do' : 'Not stalled',
+        },
     now,
   );
   return out;

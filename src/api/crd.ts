@@ -37,7 +37,11 @@ const SCHEMES = 'aws|azure|cos|gcs|gs|minio|obs|oss|s3|s3a';
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
 const secretName = (what: string): Schema =>
-  str(`Name of a Secret in the resource's namespace ${what}.`, { minLength: 1, maxLength: 253, pattern: DNS_SUBDOMAIN });
+  str(`Name of a Secret in the resource's namespace ${what}.`, {
+    minLength: 1,
+    maxLength: 253,
+    pattern: DNS_SUBDOMAIN,
+  });
 
 const milvusSpec = obj(
   'How to reach Milvus.',
@@ -57,7 +61,8 @@ const milvusSpec = obj(
       'x-kubernetes-validations': [
         {
           rule: "self.matches('^[A-Za-z_][A-Za-z0-9_]*$')",
-          message: 'spec.milvus.database must start with a letter or underscore and contain only letters, digits and underscores',
+          message:
+            'spec.milvus.database must start with a letter or underscore and contain only letters, digits and underscores',
         },
       ],
     }),
@@ -69,11 +74,16 @@ const milvusSpec = obj(
     tls: obj('TLS towards Milvus.', {
       enabled: { type: 'boolean', description: 'Use TLS (implied by an https:// address).' },
       caSecretRef: obj(
-        'CA bundle that signed Milvus\' certificate.',
-        { name: secretName('with the CA bundle'), key: str('Key in the Secret (default ca.crt).', { minLength: 1, maxLength: 253 }) },
+        "CA bundle that signed Milvus' certificate.",
+        {
+          name: secretName('with the CA bundle'),
+          key: str('Key in the Secret (default ca.crt).', { minLength: 1, maxLength: 253 }),
+        },
         { required: ['name'] },
       ),
-      serverName: str('Name to verify in Milvus\' certificate when it differs from the address host.', { maxLength: 253 }),
+      serverName: str("Name to verify in Milvus' certificate when it differs from the address host.", {
+        maxLength: 253,
+      }),
     }),
   },
   {
@@ -88,7 +98,7 @@ const milvusSpec = obj(
 );
 
 const externalSpec = obj(
-  'Override of the collection\'s external spec, sent to Milvus as JSON together with externalSource. Keep storage keys out of git.',
+  "Override of the collection's external spec, sent to Milvus as JSON together with externalSource. Keep storage keys out of git.",
   {
     format: str('Data format.', { enum: ['parquet', 'lance-table', 'vortex', 'iceberg-table', 'milvus-table'] }),
     extfs: {
@@ -112,19 +122,23 @@ const spec = obj(
       'x-kubernetes-validations': [
         {
           rule: "self.matches('^[A-Za-z_][A-Za-z0-9_]*$')",
-          message: 'spec.collectionName must start with a letter or underscore and contain only letters, digits and underscores',
+          message:
+            'spec.collectionName must start with a letter or underscore and contain only letters, digits and underscores',
         },
       ],
     }),
-    externalSource: str('Override of the collection\'s source URI, e.g. s3://lake/products/. Both-or-neither with externalSpec.', {
-      maxLength: 2048,
-      'x-kubernetes-validations': [
-        {
-          rule: `self.matches('^(${SCHEMES})://[^/@]+(/.*)?$')`,
-          message: `spec.externalSource must be <scheme>://<host>/<path> with scheme one of ${SCHEMES.split('|').join(', ')}, and no credentials in the URL`,
-        },
-      ],
-    }),
+    externalSource: str(
+      "Override of the collection's source URI, e.g. s3://lake/products/. Both-or-neither with externalSpec.",
+      {
+        maxLength: 2048,
+        'x-kubernetes-validations': [
+          {
+            rule: `self.matches('^(${SCHEMES})://[^/@]+(/.*)?$')`,
+            message: `spec.externalSource must be <scheme>://<host>/<path> with scheme one of ${SCHEMES.split('|').join(', ')}, and no credentials in the URL`,
+          },
+        ],
+      },
+    ),
     externalSpec,
   },
   {
@@ -142,9 +156,11 @@ const time = (description: string): Schema => str(description, { format: 'date-t
 
 const jobFields: Record<string, Schema> = {
   jobId: str('Milvus job id (int64, as a decimal string).'),
-  state: str('Milvus job state.', { enum: ['RefreshPending', 'RefreshInProgress', 'RefreshCompleted', 'RefreshFailed'] }),
+  state: str('Milvus job state.', {
+    enum: ['RefreshPending', 'RefreshInProgress', 'RefreshCompleted', 'RefreshFailed'],
+  }),
   progress: int('Progress in percent.', { minimum: 0, maximum: 100 }),
-  reason: str('Milvus\' reason: the failure when state is RefreshFailed, a transient cause while pending.'),
+  reason: str("Milvus' reason: the failure when state is RefreshFailed, a transient cause while pending."),
   startTime: time('When Milvus started the job.'),
   endTime: time('When the job ended.'),
 };
@@ -202,7 +218,14 @@ export function externalCollectionRefreshCrd(): CustomResourceDefinition {
     spec: {
       group: GROUP,
       scope: 'Namespaced',
-      names: { kind: KIND, plural: PLURAL, singular: SINGULAR, shortNames: SHORT_NAMES, categories: CATEGORIES, listKind: `${KIND}List` },
+      names: {
+        kind: KIND,
+        plural: PLURAL,
+        singular: SINGULAR,
+        shortNames: SHORT_NAMES,
+        categories: CATEGORIES,
+        listKind: `${KIND}List`,
+      },
       versions: [
         {
           name: VERSION,

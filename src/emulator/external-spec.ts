@@ -2,7 +2,7 @@
  * Validation and redaction of an external collection's (source, spec) pair, as Milvus'
  * pkg/util/externalspec does it. Pure functions; errors are ParameterInvalid input errors.
  */
-import type { MilvusError} from './errors.js';
+import type { MilvusError } from './errors.js';
 import { parameterInvalid, parameterMissing } from './errors.js';
 
 /** URI schemes Milvus accepts for external_source. */
@@ -24,9 +24,26 @@ export interface ExternalSpec {
 }
 
 const EXTFS_KEYS = [
-  'access_key_id', 'access_key_value', 'anonymous', 'azure_client_id', 'azure_credential_endpoint', 'azure_tenant_id',
-  'bucket_name', 'cloud_provider', 'external_id', 'gcp_target_service_account', 'iam_endpoint', 'load_frequency',
-  'region', 'role_arn', 'session_name', 'ssl_ca_cert', 'storage_type', 'use_iam', 'use_ssl', 'use_virtual_host',
+  'access_key_id',
+  'access_key_value',
+  'anonymous',
+  'azure_client_id',
+  'azure_credential_endpoint',
+  'azure_tenant_id',
+  'bucket_name',
+  'cloud_provider',
+  'external_id',
+  'gcp_target_service_account',
+  'iam_endpoint',
+  'load_frequency',
+  'region',
+  'role_arn',
+  'session_name',
+  'ssl_ca_cert',
+  'storage_type',
+  'use_iam',
+  'use_ssl',
+  'use_virtual_host',
 ];
 
 /** A plain validation failure; validateSourceAndSpec turns it into a Milvus error with its prefix. */
@@ -95,11 +112,16 @@ export function parseExternalSpec(spec: string): ExternalSpec {
   const extfs: Record<string, string> = {};
   for (const [key, value] of Object.entries(extfsRaw as Record<string, unknown>)) {
     if (!EXTFS_KEYS.includes(key)) {
-      throw new SpecError(`parse external spec: extfs key ${JSON.stringify(key)} is not allowed; allowed keys: ${EXTFS_KEYS.join(', ')}`);
+      throw new SpecError(
+        `parse external spec: extfs key ${JSON.stringify(key)} is not allowed; allowed keys: ${EXTFS_KEYS.join(', ')}`,
+      );
     }
-    if (typeof value !== 'string') throw new SpecError(`parse external spec: extfs key ${JSON.stringify(key)} must be a string`);
+    if (typeof value !== 'string')
+      throw new SpecError(`parse external spec: extfs key ${JSON.stringify(key)} must be a string`);
     if (BOOLEAN_KEYS.includes(key) && value !== 'true' && value !== 'false') {
-      throw new SpecError(`parse external spec: extfs key ${JSON.stringify(key)} must be "true" or "false", got ${JSON.stringify(value)}`);
+      throw new SpecError(
+        `parse external spec: extfs key ${JSON.stringify(key)} must be "true" or "false", got ${JSON.stringify(value)}`,
+      );
     }
     extfs[key] = value;
   }
@@ -127,13 +149,18 @@ export function validateExtfsComplete(spec: ExternalSpec, source: URL): void {
     provider = 'minio';
   }
   if (!(CLOUD_PROVIDERS as readonly string[]).includes(provider)) {
-    throw new SpecError(`extfs.cloud_provider=${JSON.stringify(provider)} is not supported: must be one of ${providers}`);
+    throw new SpecError(
+      `extfs.cloud_provider=${JSON.stringify(provider)} is not supported: must be one of ${providers}`,
+    );
   }
   if (scheme === 'minio' && provider !== 'minio') {
     throw new SpecError(`scheme=minio requires extfs.cloud_provider="minio", got ${JSON.stringify(provider)}`);
   }
   if ((extfs.access_key_id === undefined) !== (extfs.access_key_value === undefined)) {
-    throw new SpecError('extfs.access_key_id and extfs.access_key_value must be set together (found one without the other)', true);
+    throw new SpecError(
+      'extfs.access_key_id and extfs.access_key_value must be set together (found one without the other)',
+      true,
+    );
   }
   const modes = credentialModes(extfs);
   if (modes.length === 0) {

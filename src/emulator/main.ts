@@ -39,7 +39,10 @@ Usage: npm run emulator -- [options]
   --help
 `;
 
-const DEFAULT_SPEC = JSON.stringify({ format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-east-1', anonymous: 'true' } });
+const DEFAULT_SPEC = JSON.stringify({
+  format: 'parquet',
+  extfs: { cloud_provider: 'aws', region: 'us-east-1', anonymous: 'true' },
+});
 
 function fail(message: string): never {
   console.error(`emulator: ${message}\n\nRun with --help for usage.`);
@@ -107,7 +110,8 @@ async function main(): Promise<void> {
     users[u.slice(0, i)] = u.slice(i + 1);
   }
   const authRequired = values.user.length > 0 || values['api-key'].length > 0;
-  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) fail('--tls-cert and --tls-key go together');
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
+    fail('--tls-cert and --tls-key go together');
   const read = (flag: string, file: string): Buffer => {
     try {
       return readFileSync(file);
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
 
   const behaviours = new Map<string, Partial<JobBehaviour>>();
   const merge = (ref: string, b: Partial<JobBehaviour>): void => {
-  behaviours.set(ref, { ...behaviours.get(ref), ...b });
+    behaviours.set(ref, { ...behaviours.get(ref), ...b });
   };
   for (const f of values.fail) {
     const m = /^([^@]+)@(\d{1,2})(?::(.*))?$/.exec(f);
@@ -174,7 +178,9 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
 
-  console.log(`Milvus refresh emulator (Node ${process.version}) ready at ${emulator.address}${authRequired ? ' (authentication required)' : ''}; Ctrl-C stops it`);
+  console.log(
+    `Milvus refresh emulator (Node ${process.version}) ready at ${emulator.address}${authRequired ? ' (authentication required)' : ''}; Ctrl-C stops it`,
+  );
   const shutdown = (): void => {
     void emulator.close().then(() => process.exit(0));
   };

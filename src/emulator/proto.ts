@@ -9,11 +9,18 @@ import protobuf from 'protobufjs';
 import type { DecodedSchema } from './schema-rules.js';
 
 const require = createRequire(import.meta.url);
-const milvusJson = (require('@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.js') as { default: protobuf.INamespace })
-  .default;
+const milvusJson = (
+  require('@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.js') as { default: protobuf.INamespace }
+).default;
 
 /** The options the SDK itself loads with: int64 as strings, enums as names, defaults filled in. */
-const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
 
 const root = protobuf.Root.fromJSON(milvusJson);
 const collectionSchemaType = root.lookupType('milvus.proto.schema.CollectionSchema');
@@ -35,12 +42,20 @@ const grpcObject = grpc.loadPackageDefinition(protoLoader.fromJSON(milvusJson, L
 /** milvus.proto.milvus.MilvusService */
 export const milvusService: grpc.ServiceDefinition = lookupService(grpcObject, 'milvus.proto.milvus.MilvusService');
 /** milvus.proto.milvus.ClientTelemetryService (the SDK sends heartbeats to it after Connect). */
-export const telemetryService: grpc.ServiceDefinition = lookupService(grpcObject, 'milvus.proto.milvus.ClientTelemetryService');
+export const telemetryService: grpc.ServiceDefinition = lookupService(
+  grpcObject,
+  'milvus.proto.milvus.ClientTelemetryService',
+);
 
 /** Decodes CreateCollectionRequest.schema (a serialized CollectionSchema). */
 export function decodeCollectionSchema(bytes: Uint8Array): DecodedSchema {
   const message = collectionSchemaType.decode(bytes);
-  return collectionSchemaType.toObject(message, { longs: String, enums: String, defaults: true, arrays: true }) as DecodedSchema;
+  return collectionSchemaType.toObject(message, {
+    longs: String,
+    enums: String,
+    defaults: true,
+    arrays: true,
+  }) as DecodedSchema;
 }
 
 /** Encodes a CollectionSchema to bytes (test seeding and tooling use the same wire form as clients). */

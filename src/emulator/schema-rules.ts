@@ -36,7 +36,9 @@ export const VIRTUAL_PK = '__virtual_pk__';
 
 /** External: it names a source or spec, or maps a field to an external column. */
 export function isExternalSchema(schema: DecodedSchema): boolean {
-  return schema.external_source !== '' || schema.external_spec !== '' || schema.fields.some((f) => f.external_field !== '');
+  return (
+    schema.external_source !== '' || schema.external_spec !== '' || schema.fields.some((f) => f.external_field !== '')
+  );
 }
 
 /** Rejects what Milvus rejects at CreateCollection. */
@@ -49,7 +51,11 @@ export function checkCreateSchema(name: string, schema: DecodedSchema, shardsNum
   }
   if (!isExternalSchema(schema)) {
     const pks = schema.fields.filter((f) => f.is_primary_key);
-    if (pks.length !== 1) throw illegalSchema(name, pks.length === 0 ? 'primary key is not specified' : 'there are more than one primary key');
+    if (pks.length !== 1)
+      throw illegalSchema(
+        name,
+        pks.length === 0 ? 'primary key is not specified' : 'there are more than one primary key',
+      );
     return;
   }
   if ((schema.external_source === '') !== (schema.external_spec === '')) {
@@ -64,8 +70,10 @@ export function checkCreateSchema(name: string, schema: DecodedSchema, shardsNum
   }
   if (schema.enable_dynamic_field) throw parameterInvalid('external collection does not support dynamic field');
   if (schema.enable_namespace) throw parameterInvalid('external collection does not support namespace');
-  if (schema.fields.some((f) => f.is_partition_key)) throw parameterInvalid('external collection does not support partition key');
-  if (schema.fields.some((f) => f.is_clustering_key)) throw parameterInvalid('external collection does not support clustering key');
+  if (schema.fields.some((f) => f.is_partition_key))
+    throw parameterInvalid('external collection does not support partition key');
+  if (schema.fields.some((f) => f.is_clustering_key))
+    throw parameterInvalid('external collection does not support clustering key');
   if (shardsNum > 1) throw parameterInvalid('external collection does not support multiple shards');
   const mapped = new Map<string, string>();
   for (const field of schema.fields) {
@@ -74,7 +82,10 @@ export function checkCreateSchema(name: string, schema: DecodedSchema, shardsNum
       throw parameterInvalid(`field ${field.name} of external collection must set external_field`);
     }
     const other = mapped.get(field.external_field);
-    if (other) throw parameterInvalid(`external field ${field.external_field} is mapped by multiple fields: ${other}, ${field.name}`);
+    if (other)
+      throw parameterInvalid(
+        `external field ${field.external_field} is mapped by multiple fields: ${other}, ${field.name}`,
+      );
     mapped.set(field.external_field, field.name);
   }
 }

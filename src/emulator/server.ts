@@ -269,7 +269,9 @@ export class MilvusEmulator {
       }
     }
     this.server = server;
-    this.log(`${new Date(this.clock.now()).toISOString()} emulator listening on ${host}:${this.boundPort}${this.options.tls ? ' (TLS)' : ''}`);
+    this.log(
+      `${new Date(this.clock.now()).toISOString()} emulator listening on ${host}:${this.boundPort}${this.options.tls ? ' (TLS)' : ''}`,
+    );
   }
 
   private handlers(): grpc.UntypedServiceImplementation {
@@ -336,7 +338,11 @@ export class MilvusEmulator {
           properties: c.properties,
           db_name: c.db,
           num_partitions: '1',
-          db_id: this.state.listDatabases().find((d) => d.name === c.db)?.id.toString() ?? '0',
+          db_id:
+            this.state
+              .listDatabases()
+              .find((d) => d.name === c.db)
+              ?.id.toString() ?? '0',
           update_timestamp: created,
           update_timestamp_str: new Date(c.createdAt).toISOString(),
         };
@@ -364,7 +370,12 @@ export class MilvusEmulator {
       },
       RefreshExternalCollection: (req, ctx) => {
         const jobId = this.state.refresh(
-          { db: ctx.db, name: str(req.collection_name), source: str(req.external_source), spec: str(req.external_spec) },
+          {
+            db: ctx.db,
+            name: str(req.collection_name),
+            source: str(req.external_source),
+            spec: str(req.external_spec),
+          },
           ctx.now,
         );
         return { status: okStatus(), job_id: jobId.toString() };
@@ -383,24 +394,43 @@ export class MilvusEmulator {
     return impl;
   }
 
-  private unary(method: string, handler: Handler): grpc.handleUnaryCall<Record<string, unknown>, Record<string, unknown>> {
+  private unary(
+    method: string,
+    handler: Handler,
+  ): grpc.handleUnaryCall<Record<string, unknown>, Record<string, unknown>> {
     return (call, callback) => {
       const started = Date.now();
       const now = this.clock.now();
       const request = call.request;
       const db = str(request.db_name) || str(call.metadata.get('dbname')[0]) || 'default';
       const collection = str(request.collection_name) || undefined;
-      const finish = (err: grpc.ServiceError | null, response: Record<string, unknown> | null, outcome: string): void => {
+      const finish = (
+        err: grpc.ServiceError | null,
+        response: Record<string, unknown> | null,
+        outcome: string,
+      ): void => {
         this.calls.push({ method, at: now, db, ...(collection ? { collection } : {}), outcome });
         this.flushEvents();
-        this.log(`${new Date(now).toISOString()} ${method}${describeRequest(method, request, db)} -> ${outcome} (${Date.now() - started}ms)`);
+        this.log(
+          `${new Date(now).toISOString()} ${method}${describeRequest(method, request, db)} -> ${outcome} (${Date.now() - started}ms)`,
+        );
         const reply = (): void => (err ? callback(err) : callback(null, response));
         if (this.latencyMs > 0) setTimeout(reply, this.latencyMs);
         else reply();
       };
       const denied = this.authenticate(call.metadata);
       if (denied) {
-        finish({ name: 'Error', message: denied, code: grpc.status.UNAUTHENTICATED, details: denied, metadata: new grpc.Metadata() }, null, `UNAUTHENTICATED ${denied}`);
+        finish(
+          {
+            name: 'Error',
+            message: denied,
+            code: grpc.status.UNAUTHENTICATED,
+            details: denied,
+            metadata: new grpc.Metadata(),
+          },
+          null,
+          `UNAUTHENTICATED ${denied}`,
+        );
         return;
       }
       try {
@@ -409,7 +439,11 @@ export class MilvusEmulator {
       } catch (err) {
         if (!(err instanceof MilvusError)) {
           const message = err instanceof Error ? err.message : String(err);
-          finish({ name: 'Error', message, code: grpc.status.INTERNAL, details: message, metadata: new grpc.Metadata() }, null, `INTERNAL ${message}`);
+          finish(
+            { name: 'Error', message, code: grpc.status.INTERNAL, details: message, metadata: new grpc.Metadata() },
+            null,
+            `INTERNAL ${message}`,
+          );
           return;
         }
         const status = errorStatus(err);
@@ -459,10 +493,17 @@ function str(value: unknown): string {
 
 function defaultFields(external: boolean): Partial<DecodedField>[] {
   const vector = { name: 'embedding', data_type: 'FloatVector', type_params: [{ key: 'dim', value: '4' }] };
-  return external ? [{ name: 'id', data_type: 'Int64' }, vector] : [{ name: 'id', data_type: 'Int64', is_primary_key: true }, vector];
+  return external
+    ? [{ name: 'id', data_type: 'Int64' }, vector]
+    : [{ name: 'id', data_type: 'Int64', is_primary_key: true }, vector];
 }
 
-function describeSchema(schema: DecodedSchema, external: boolean, source: string, spec: string): Record<string, unknown> {
+function describeSchema(
+  schema: DecodedSchema,
+  external: boolean,
+  source: string,
+  spec: string,
+): Record<string, unknown> {
   const fields = schema.fields.map((f, i) => ({ ...f, fieldID: String(101 + i), state: 'FieldCreated' }));
   if (external) {
     fields.unshift({
@@ -487,7 +528,8 @@ function describeRequest(method: string, req: Record<string, unknown>, db: strin
   if (req.collection_name) parts.push(`collection=${str(req.collection_name)}`);
   if (method === 'GetRefreshExternalCollectionProgress') parts.push(`job_id=${str(req.job_id)}`);
   // The spec may carry storage credentials: only its presence is logged, never its content.
-  if (req.external_source) parts.push(`source=${str(req.external_source)}`, `spec=${req.external_spec ? '<set>' : '<empty>'}`);
+  if (req.external_source)
+    parts.push(`source=${str(req.external_source)}`, `spec=${req.external_spec ? '<set>' : '<empty>'}`);
   return ` ${parts.join(' ')}`;
 }
 
@@ -498,4 +540,3 @@ function describeResponse(res: Record<string, unknown>): string {
   if (Array.isArray(res.jobs)) return `OK ${res.jobs.length} job(s)`;
   return 'OK';
 }
-

@@ -375,7 +375,10 @@ export class MilvusState {
     const collection = [...this.collections.values()].find((c) => c.id === job.collectionId);
     if (!collection) {
       job.phase = 'dropped';
-      this.events.push({ at: job.persistAt, message: `job ${job.id} dropped by the ack callback: collection not found` });
+      this.events.push({
+        at: job.persistAt,
+        message: `job ${job.id} dropped by the ack callback: collection not found`,
+      });
       return;
     }
     const active = this.activeJob(job.collectionId, job.persistAt);
@@ -427,16 +430,31 @@ export class MilvusState {
     const candidates: Outcome[] = [];
     if (job.forced) {
       const { at: forcedAt, state, reason } = job.forced;
-      candidates.push({ state, reason, endTime: forcedAt, progress: state === 'RefreshCompleted' ? 100 : progressAt(forcedAt) });
+      candidates.push({
+        state,
+        reason,
+        endTime: forcedAt,
+        progress: state === 'RefreshCompleted' ? 100 : progressAt(forcedAt),
+      });
     }
     const timeoutAt = start + this.timings.jobTimeoutMs;
     const lastFailure = b.transientReason ? `timeout, last failure: ${b.transientReason}` : 'timeout';
-    candidates.push({ state: 'RefreshFailed', reason: lastFailure, endTime: timeoutAt, progress: progressAt(timeoutAt) });
+    candidates.push({
+      state: 'RefreshFailed',
+      reason: lastFailure,
+      endTime: timeoutAt,
+      progress: progressAt(timeoutAt),
+    });
     if (!b.stuck) {
       if (b.failAtPercent !== undefined) {
         const pct = Math.max(0, Math.min(99, Math.floor(b.failAtPercent)));
         const failAt = start + pendingMs + Math.ceil((runMs * pct) / 100);
-        candidates.push({ state: 'RefreshFailed', reason: b.failReason ?? 'refresh failed', endTime: failAt, progress: pct });
+        candidates.push({
+          state: 'RefreshFailed',
+          reason: b.failReason ?? 'refresh failed',
+          endTime: failAt,
+          progress: pct,
+        });
       } else {
         candidates.push({ state: 'RefreshCompleted', reason: '', endTime: start + pendingMs + runMs, progress: 100 });
       }

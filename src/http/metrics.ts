@@ -8,8 +8,18 @@ const CONTROLLER = 'externalcollectionrefresh';
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly reconcileTotal = new Counter({ name: 'controller_runtime_reconcile_total', help: 'Reconciles per result', labelNames: ['controller', 'result'], registers: [this.registry] });
-  readonly reconcileErrors = new Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Reconciles that failed', labelNames: ['controller'], registers: [this.registry] });
+  readonly reconcileTotal = new Counter({
+    name: 'controller_runtime_reconcile_total',
+    help: 'Reconciles per result',
+    labelNames: ['controller', 'result'],
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({
+    name: 'controller_runtime_reconcile_errors_total',
+    help: 'Reconciles that failed',
+    labelNames: ['controller'],
+    registers: [this.registry],
+  });
   readonly reconcileTime = new Histogram({
     name: 'controller_runtime_reconcile_time_seconds',
     help: 'Time per reconcile',
@@ -17,20 +27,91 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly maxConcurrent = new Gauge({ name: 'controller_runtime_max_concurrent_reconciles', help: 'Workers', labelNames: ['controller'], registers: [this.registry] });
-  readonly activeWorkers = new Gauge({ name: 'controller_runtime_active_workers', help: 'Workers reconciling now', labelNames: ['controller'], registers: [this.registry] });
-  readonly queueDepth = new Gauge({ name: 'workqueue_depth', help: 'Keys waiting', labelNames: ['name'], registers: [this.registry] });
-  readonly queueAdds = new Counter({ name: 'workqueue_adds_total', help: 'Keys added', labelNames: ['name'], registers: [this.registry] });
-  readonly queueRetries = new Counter({ name: 'workqueue_retries_total', help: 'Rate-limited re-adds', labelNames: ['name'], registers: [this.registry] });
-  readonly queueDuration = new Histogram({ name: 'workqueue_queue_duration_seconds', help: 'Time a key waited', labelNames: ['name'], buckets: [0.001, 0.01, 0.1, 1, 10, 60], registers: [this.registry] });
-  readonly workDuration = new Histogram({ name: 'workqueue_work_duration_seconds', help: 'Time a key was worked on', labelNames: ['name'], buckets: [0.001, 0.01, 0.1, 1, 10, 60], registers: [this.registry] });
-  readonly leader = new Gauge({ name: 'leader_election_master_status', help: '1 while this replica leads', labelNames: ['name'], registers: [this.registry] });
-  readonly milvusRpc = new Counter({ name: 'milvus_refresh_rpc_total', help: 'Milvus RPCs per method and outcome', labelNames: ['method', 'outcome'], registers: [this.registry] });
-  readonly milvusRpcTime = new Histogram({ name: 'milvus_refresh_rpc_duration_seconds', help: 'Milvus RPC latency', labelNames: ['method'], buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30], registers: [this.registry] });
-  readonly kubeApi = new Counter({ name: 'milvus_refresh_kube_requests_total', help: 'Kubernetes API writes and Secret reads', labelNames: ['what', 'code'], registers: [this.registry] });
-  readonly statusWrites = new Counter({ name: 'milvus_refresh_status_writes_total', help: 'Status writes', registers: [this.registry] });
-  readonly kubeConnections = new Counter({ name: 'milvus_refresh_kube_connections_total', help: 'Connections (TCP + TLS handshakes) opened to the Kubernetes API server', registers: [this.registry] });
-  readonly informerRestarts = new Counter({ name: 'milvus_refresh_informer_restarts_total', help: 'Informer (re)starts per reason kind', labelNames: ['reason'], registers: [this.registry] });
+  readonly maxConcurrent = new Gauge({
+    name: 'controller_runtime_max_concurrent_reconciles',
+    help: 'Workers',
+    labelNames: ['controller'],
+    registers: [this.registry],
+  });
+  readonly activeWorkers = new Gauge({
+    name: 'controller_runtime_active_workers',
+    help: 'Workers reconciling now',
+    labelNames: ['controller'],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'workqueue_depth',
+    help: 'Keys waiting',
+    labelNames: ['name'],
+    registers: [this.registry],
+  });
+  readonly queueAdds = new Counter({
+    name: 'workqueue_adds_total',
+    help: 'Keys added',
+    labelNames: ['name'],
+    registers: [this.registry],
+  });
+  readonly queueRetries = new Counter({
+    name: 'workqueue_retries_total',
+    help: 'Rate-limited re-adds',
+    labelNames: ['name'],
+    registers: [this.registry],
+  });
+  readonly queueDuration = new Histogram({
+    name: 'workqueue_queue_duration_seconds',
+    help: 'Time a key waited',
+    labelNames: ['name'],
+    buckets: [0.001, 0.01, 0.1, 1, 10, 60],
+    registers: [this.registry],
+  });
+  readonly workDuration = new Histogram({
+    name: 'workqueue_work_duration_seconds',
+    help: 'Time a key was worked on',
+    labelNames: ['name'],
+    buckets: [0.001, 0.01, 0.1, 1, 10, 60],
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: 'leader_election_master_status',
+    help: '1 while this replica leads',
+    labelNames: ['name'],
+    registers: [this.registry],
+  });
+  readonly milvusRpc = new Counter({
+    name: 'milvus_refresh_rpc_total',
+    help: 'Milvus RPCs per method and outcome',
+    labelNames: ['method', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly milvusRpcTime = new Histogram({
+    name: 'milvus_refresh_rpc_duration_seconds',
+    help: 'Milvus RPC latency',
+    labelNames: ['method'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly kubeApi = new Counter({
+    name: 'milvus_refresh_kube_requests_total',
+    help: 'Kubernetes API writes and Secret reads',
+    labelNames: ['what', 'code'],
+    registers: [this.registry],
+  });
+  readonly statusWrites = new Counter({
+    name: 'milvus_refresh_status_writes_total',
+    help: 'Status writes',
+    registers: [this.registry],
+  });
+  readonly kubeConnections = new Counter({
+    name: 'milvus_refresh_kube_connections_total',
+    help: 'Connections (TCP + TLS handshakes) opened to the Kubernetes API server',
+    registers: [this.registry],
+  });
+  readonly informerRestarts = new Counter({
+    name: 'milvus_refresh_informer_restarts_total',
+    help: 'Informer (re)starts per reason kind',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly resources: Gauge;
   readonly observedEndpoints: Gauge;
 

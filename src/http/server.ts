@@ -45,6 +45,7 @@ export async function serve(bind: string, endpoints: Endpoints): Promise<{ serve
 /** ":8080" -> ["", "8080"]; "127.0.0.1:0" -> ["127.0.0.1", "0"]. */
 export function splitBind(bind: string): [string, string] {
   const i = bind.lastIndexOf(':');
-  if (i < 0 || !/^\d+$/.test(bind.slice(i + 1))) throw new Error(`bind address ${JSON.stringify(bind)} must be [host]:port`);
+  if (i < 0 || !/^\d+$/.test(bind.slice(i + 1)))
+    throw new Error(`bind address ${JSON.stringify(bind)} must be [host]:port`);
   return [bind.slice(0, i).replace(/^\[|\]$/g, ''), bind.slice(i + 1)];
 }

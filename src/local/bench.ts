@@ -52,7 +52,9 @@ function tlsConnections(file: string, port: string): number {
 }
 
 function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'));
   return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
 }
 
@@ -76,20 +78,31 @@ async function main(): Promise<void> {
   const n = Number(values.resources);
   const e = Number(values.endpoints);
   const jobDurationMs = parseDurationMs(values['job-duration'], '--job-duration');
-  if (!Number.isInteger(n) || n < 1 || !Number.isInteger(e) || e < 1) throw new Error('--resources and --endpoints must be positive integers');
+  if (!Number.isInteger(n) || n < 1 || !Number.isInteger(e) || e < 1)
+    throw new Error('--resources and --endpoints must be positive integers');
 
   console.log(`Benchmark on Node ${process.version}; the operator runs on the same binary (${process.execPath})`);
   const cp = await startControlPlane({ log: () => undefined });
   const emulators: MilvusEmulator[] = [];
   let operator: ChildProcess | undefined;
   try {
-    for (let i = 0; i < e; i++) emulators.push(await startEmulator({ timings: { job: { durationMs: jobDurationMs, pendingMs: 500 } } }));
+    for (let i = 0; i < e; i++)
+      emulators.push(await startEmulator({ timings: { job: { durationMs: jobDurationMs, pendingMs: 500 } } }));
     const items: Record<string, unknown>[] = [];
     for (let i = 0; i < n; i++) {
       const emu = emulators[i % e]!;
       const name = `c${i}`;
-      emu.seedCollection({ name, source: `s3://lake/${name}/`, spec: { format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-east-1', anonymous: 'true' } } });
-      items.push({ apiVersion: 'milvus.io/v1alpha1', kind: 'ExternalCollectionRefresh', metadata: { name: `r${i}`, namespace: 'bench' }, spec: { milvus: { address: emu.address }, collectionName: name } });
+      emu.seedCollection({
+        name,
+        source: `s3://lake/${name}/`,
+        spec: { format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-east-1', anonymous: 'true' } },
+      });
+      items.push({
+        apiVersion: 'milvus.io/v1alpha1',
+        kind: 'ExternalCollectionRefresh',
+        metadata: { name: `r${i}`, namespace: 'bench' },
+        spec: { milvus: { address: emu.address }, collectionName: name },
+      });
     }
     const kc = cp.kubeconfigPath;
     await kubectlOk(kc, ['create', 'namespace', 'bench']);
@@ -97,7 +110,16 @@ async function main(): Promise<void> {
     const tlsCountFile = join(mkdtempSync(join(tmpdir(), 'ecr-bench-')), 'tls.json');
     operator = spawn(
       process.execPath,
-      ['--import', join(REPO_ROOT, 'dist', 'local', 'tls-count.js'), join(REPO_ROOT, 'dist', 'main.js'), `--kubeconfig=${cp.kubeconfigPath}`, `--poll-interval=${POLL_MS}ms`, `--metrics-bind-address=127.0.0.1:${metricsPort}`, '--health-probe-bind-address=0', '--log-level=warn'],
+      [
+        '--import',
+        join(REPO_ROOT, 'dist', 'local', 'tls-count.js'),
+        join(REPO_ROOT, 'dist', 'main.js'),
+        `--kubeconfig=${cp.kubeconfigPath}`,
+        `--poll-interval=${POLL_MS}ms`,
+        `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+        '--health-probe-bind-address=0',
+        '--log-level=warn',
+      ],
       { stdio: 'ignore', env: { ...process.env, ECR_TLS_COUNT_FILE: tlsCountFile } },
     );
     const pid = operator.pid!;
@@ -107,7 +129,14 @@ async function main(): Promise<void> {
     await kubectlOk(kc, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
     console.log(`Applied ${n} resources on ${e} Milvus endpoints; waiting for every job to complete...`);
     for (;;) {
-      const stdout = await kubectlOk(kc, ['-n', 'bench', 'get', 'ecr', '-o', 'jsonpath={range .items[*]}{.status.state}{"\\n"}{end}']);
+      const stdout = await kubectlOk(kc, [
+        '-n',
+        'bench',
+        'get',
+        'ecr',
+        '-o',
+        'jsonpath={range .items[*]}{.status.state}{"\\n"}{end}',
+      ]);
       const done = stdout.split('\n').filter((s) => s === 'RefreshCompleted').length;
       if (done === n) break;
       if (Date.now() - started > 600_000) throw new Error(`only ${done}/${n} completed after 10 minutes`);
@@ -130,7 +159,8 @@ async function main(): Promise<void> {
       jobDurationMs,
       secondsToAllCompleted: Math.round(elapsedMs / 100) / 10,
       refreshCalls: rpcs.filter((c) => c.method === 'RefreshExternalCollection').length,
-      perCollectionListCalls: rpcs.filter((c) => c.method === 'ListRefreshExternalCollectionJobs' && c.collection).length,
+      perCollectionListCalls: rpcs.filter((c) => c.method === 'ListRefreshExternalCollectionJobs' && c.collection)
+        .length,
       listAllCallsPerEndpointPerSecond: Math.round((listAll.length / e / (elapsedMs / 1000)) * 100) / 100,
       progressCalls: rpcs.filter((c) => c.method === 'GetRefreshExternalCollectionProgress').length,
       statusWritesPerResource: Math.round((writes / n) * 10) / 10,
@@ -182,7 +212,9 @@ function report(r: Results, listAllCalls: number, record: boolean | undefined): 
     const now = r[key];
     const base = baseline[key];
     const change = typeof base === 'number' && base !== 0 ? `${(((now - base) / base) * 100).toFixed(0)}%` : '-';
-    console.log(`${label.padEnd(52)}${`${now}${unit}`.padStart(10)}${(base === undefined ? '-' : `${base}${unit}`).padStart(10)}${change.padStart(10)}`);
+    console.log(
+      `${label.padEnd(52)}${`${now}${unit}`.padStart(10)}${(base === undefined ? '-' : `${base}${unit}`).padStart(10)}${change.padStart(10)}`,
+    );
   }
   console.log(
     `\nMilvus calls to follow the jobs: ${listAllCalls} list calls, against ${r.naivePollerCalls} for a naive poller ` +

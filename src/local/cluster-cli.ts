@@ -21,7 +21,11 @@ async function main(): Promise<void> {
   try {
     parsed = parseArgs({
       allowPositionals: true,
-      options: { kubeconfig: { type: 'string', default: 'kubeconfig' }, crds: { type: 'string' }, help: { type: 'boolean', default: false } },
+      options: {
+        kubeconfig: { type: 'string', default: 'kubeconfig' },
+        crds: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
     });
   } catch (err) {
     console.error(`cluster: ${(err as Error).message}\n\n${HELP}`);
@@ -34,7 +38,9 @@ async function main(): Promise<void> {
   }
   const kubeconfigPath = resolve(values.kubeconfig);
   const cp = await startControlPlane({ kubeconfigPath, ...(values.crds ? { crdDir: resolve(values.crds) } : {}) });
-  console.log(`\nControl plane running at ${cp.server} (this CLI on Node ${process.version}) (started in ${(cp.startupMs / 1000).toFixed(1)}s).`);
+  console.log(
+    `\nControl plane running at ${cp.server} (this CLI on Node ${process.version}) (started in ${(cp.startupMs / 1000).toFixed(1)}s).`,
+  );
   console.log(`  kubectl --kubeconfig ${kubeconfigPath} get ns`);
   console.log('Press Ctrl-C to stop.');
   let stopping = false;

@@ -8,14 +8,22 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:https';
 import { kubectlOk } from './kubectl.js';
 import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-
 
 /** The repository root (this file lives in src/local or dist/local). */
 export const REPO_ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
@@ -51,7 +59,9 @@ export interface ControlPlane {
 }
 
 /** Runs the build script (idempotent) and returns the directory with the binaries. */
-export async function ensureControlPlaneBinaries(log: (line: string) => void = (l) => console.error(l)): Promise<string> {
+export async function ensureControlPlaneBinaries(
+  log: (line: string) => void = (l) => console.error(l),
+): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -82,7 +92,12 @@ export function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>, proc?: ChildProcess): Promise<void> {
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+  proc?: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc && proc.exitCode !== null) throw new Error(`${what}: process exited with code ${proc.exitCode}`);
@@ -106,10 +121,14 @@ function httpOk(url: string): Promise<boolean> {
 function httpsOk(url: string, token?: string): Promise<boolean> {
   return new Promise((resolvePromise) => {
     // Readiness probing only; clients verify the serving certificate through the kubeconfig's CA.
-    const req = request(url, { rejectUnauthorized: false, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
-      res.resume();
-      resolvePromise(res.statusCode === 200);
-    });
+    const req = request(
+      url,
+      { rejectUnauthorized: false, headers: token ? { authorization: `Bearer ${token}` } : {} },
+      (res) => {
+        res.resume();
+        resolvePromise(res.statusCode === 200);
+      },
+    );
     req.on('error', () => resolvePromise(false));
     req.setTimeout(2000, () => req.destroy());
     req.end();
@@ -118,7 +137,8 @@ function httpsOk(url: string, token?: string): Promise<boolean> {
 
 /** Starts a reaper that kills `pids` and removes `dir` once `ownerPid` is gone. */
 function startReaper(ownerPid: number, pidFile: string, dir: string): ChildProcess {
-  const script = `while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done; ` +
+  const script =
+    `while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done; ` +
     `for p in $(cat "${pidFile}" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done; sleep 0.5; rm -rf "${dir}"`;
   const reaper = spawn('bash', ['-c', script], { detached: true, stdio: 'ignore' });
   reaper.unref();
@@ -139,11 +159,20 @@ function stopProcess(proc: ChildProcess, timeoutMs = 20_000): Promise<void> {
 
 /** Installs every CRD manifest in `crdDir` with kubectl and waits until discovery serves each plural. */
 export async function installCrds(kubeconfigPath: string, crdDir: string, timeoutMs = 60_000): Promise<string[]> {
-  const files = existsSync(crdDir) ? readdirSync(crdDir).filter((f) => /\.(ya?ml|json)$/.test(f) && !/^kustomization\.ya?ml$/.test(f)) : [];
+  const files = existsSync(crdDir)
+    ? readdirSync(crdDir).filter((f) => /\.(ya?ml|json)$/.test(f) && !/^kustomization\.ya?ml$/.test(f))
+    : [];
   if (files.length === 0) return [];
-  await kubectlOk(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...files.flatMap((f) => ['-f', join(crdDir, f)])]);
+  await kubectlOk(kubeconfigPath, [
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    ...files.flatMap((f) => ['-f', join(crdDir, f)]),
+  ]);
   const stdout = await kubectlOk(kubeconfigPath, [
-    'get', 'crd', '-o',
+    'get',
+    'crd',
+    '-o',
     'jsonpath={range .items[*]}{.spec.group} {.spec.names.plural} {.spec.versions[?(@.served==true)].name}{"\\n"}{end}',
   ]);
   const served: string[] = [];
@@ -207,31 +236,47 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       }
     };
     const etcd = spawnLogged('etcd', 'etcd', [
-        '--name=ecr', `--data-dir=${join(workDir, 'etcd')}`,
-        `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-cluster=ecr=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync=true', '--logger=zap', '--log-level=warn',
-        '--quota-backend-bytes=2147483648',
+      '--name=ecr',
+      `--data-dir=${join(workDir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=ecr=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync=true',
+      '--logger=zap',
+      '--log-level=warn',
+      '--quota-backend-bytes=2147483648',
     ]);
     await waitFor('etcd', timeoutMs, () => httpOk(`http://127.0.0.1:${etcdClient}/health`), etcd);
     const etcdReadyMs = Date.now() - started;
 
     const apiArgs = [
-        `--etcd-servers=http://127.0.0.1:${etcdClient}`, `--cert-dir=${pki}`,
-        `--secure-port=${apiPort}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
-        '--service-cluster-ip-range=10.0.0.0/24', '--allow-privileged=true',
-        '--disable-admission-plugins=ServiceAccount', '--authorization-mode=RBAC',
-        `--token-auth-file=${join(workDir, 'tokens.csv')}`,
-        `--service-account-issuer=https://127.0.0.1:${apiPort}/`,
-        `--service-account-key-file=${join(workDir, 'sa.pub')}`,
-        `--service-account-signing-key-file=${join(workDir, 'sa.key')}`,
-        '--endpoint-reconciler-type=none',
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      `--cert-dir=${pki}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--allow-privileged=true',
+      '--disable-admission-plugins=ServiceAccount',
+      '--authorization-mode=RBAC',
+      `--token-auth-file=${join(workDir, 'tokens.csv')}`,
+      `--service-account-issuer=https://127.0.0.1:${apiPort}/`,
+      `--service-account-key-file=${join(workDir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(workDir, 'sa.key')}`,
+      '--endpoint-reconciler-type=none',
     ];
     const server = `https://127.0.0.1:${apiPort}`;
     const launchApiServer = async (): Promise<ChildProcess> => {
       const proc = spawnLogged('kube-apiserver', 'kube-apiserver', apiArgs);
       await waitFor('kube-apiserver /readyz', timeoutMs, () => httpsOk(`${server}/readyz`), proc);
-      await waitFor('default namespace', 10_000, () => httpsOk(`${server}/api/v1/namespaces/default`, adminToken), proc);
+      await waitFor(
+        'default namespace',
+        10_000,
+        () => httpsOk(`${server}/api/v1/namespaces/default`, adminToken),
+        proc,
+      );
       return proc;
     };
     let apiserver = await launchApiServer();

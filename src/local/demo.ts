@@ -25,7 +25,9 @@ async function main(): Promise<void> {
   const logPath = join(logDir, 'operator.log');
 
   console.log(`milvus-refresh-operator demo on Node ${process.version}`);
-  console.log('Starting a local Kubernetes control plane (kube-apiserver + etcd; the first run builds them from Go modules)...');
+  console.log(
+    'Starting a local Kubernetes control plane (kube-apiserver + etcd; the first run builds them from Go modules)...',
+  );
   const cp = await startControlPlane({ kubeconfigPath, log: (l) => console.log(`  ${l}`) });
 
   const emulator = await startEmulator({ timings: { job: { durationMs: 10_000, pendingMs: 1_500 } } });
@@ -36,7 +38,12 @@ async function main(): Promise<void> {
   });
   console.log(`Milvus refresh emulator listening on ${emulator.address} with external collection "products".`);
 
-  const config = loadConfig([`--kubeconfig=${kubeconfigPath}`, '--poll-interval=1s', '--metrics-bind-address=0', '--health-probe-bind-address=0'])!;
+  const config = loadConfig([
+    `--kubeconfig=${kubeconfigPath}`,
+    '--poll-interval=1s',
+    '--metrics-bind-address=0',
+    '--health-probe-bind-address=0',
+  ])!;
   const manager = new Manager(config, createLogger('info', createWriteStream(logPath, { flags: 'a' })));
   void manager.start().catch((err: Error) => console.error(`operator failed: ${err.message}`));
   console.log(`Operator running (JSON logs in ${logPath}).`);
@@ -72,11 +79,21 @@ async function main(): Promise<void> {
   for (;;) {
     if (stopping) return;
     const r = (await api
-      .getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL, name: 'products' })
+      .getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: NAMESPACE,
+        plural: PLURAL,
+        name: 'products',
+      })
       .catch(() => undefined)) as ExternalCollectionRefresh | undefined;
     const st = r?.status;
     const ready = st?.conditions?.find((c) => c.type === 'Ready');
-    const line = st?.state ? `${st.state}: ${st.progress ?? 0}%  (job ${st.jobId})` : ready ? `${ready.reason}: ${ready.message}` : 'Waiting for the operator';
+    const line = st?.state
+      ? `${st.state}: ${st.progress ?? 0}%  (job ${st.jobId})`
+      : ready
+        ? `${ready.reason}: ${ready.message}`
+        : 'Waiting for the operator';
     if (line !== last) {
       console.log(`  ${new Date().toISOString().slice(11, 19)}  ${line}`);
       last = line;

@@ -16,4 +16,3 @@ export function holdsCollection(r: ExternalCollectionRefresh): boolean {
   if (st.jobId !== undefined) return !isTerminal(st.state) && !lost;
   return st.run?.submittedAt !== undefined;
 }
-

@@ -139,7 +139,17 @@ function withJob(st: ExternalCollectionRefreshStatus, job: JobInfo): ExternalCol
   return next;
 }
 
-const JOB_KEYS = ['jobId', 'collectionName', 'state', 'progress', 'reason', 'externalSource', 'externalSpec', 'startTime', 'endTime'] as const;
+const JOB_KEYS = [
+  'jobId',
+  'collectionName',
+  'state',
+  'progress',
+  'reason',
+  'externalSource',
+  'externalSpec',
+  'startTime',
+  'endTime',
+] as const;
 
 function withoutJob(st: ExternalCollectionRefreshStatus): ExternalCollectionRefreshStatus {
   const copy = { ...st };
@@ -156,7 +166,9 @@ function stalledReason(st: ExternalCollectionRefreshStatus): string | undefined 
 function jobWords(job: { jobId?: string; state?: string; progress?: number; reason?: string }): string {
   switch (job.state) {
     case 'RefreshPending':
-      return job.reason ? `Milvus refresh job ${job.jobId} is pending; Milvus reports: ${job.reason}` : `Milvus refresh job ${job.jobId} is pending`;
+      return job.reason
+        ? `Milvus refresh job ${job.jobId} is pending; Milvus reports: ${job.reason}`
+        : `Milvus refresh job ${job.jobId} is pending`;
     case 'RefreshInProgress':
       return `Milvus refresh job ${job.jobId} is in progress: ${job.progress ?? 0}%`;
     case 'RefreshCompleted':
@@ -185,7 +197,14 @@ function jobSituation(st: ExternalCollectionRefreshStatus): Situation {
 }
 
 /** Situation for a failed Milvus call. */
-function failureSituation(failure: MilvusFailure, what: string, address: string, sinceMs: number, now: number, settings: Settings): Situation {
+function failureSituation(
+  failure: MilvusFailure,
+  what: string,
+  address: string,
+  sinceMs: number,
+  now: number,
+  settings: Settings,
+): Situation {
   switch (failure.kind) {
     case 'unavailable': {
       const minutes = Math.floor((now - sinceMs) / 60_000);
@@ -198,15 +217,35 @@ function failureSituation(failure: MilvusFailure, what: string, address: string,
       };
     }
     case 'auth':
-      return { kind: 'stalled', reason: 'AuthenticationFailed', message: `Milvus at ${address} refused the credentials while ${what}: ${failure.message}` };
+      return {
+        kind: 'stalled',
+        reason: 'AuthenticationFailed',
+        message: `Milvus at ${address} refused the credentials while ${what}: ${failure.message}`,
+      };
     case 'databaseNotFound':
-      return { kind: 'stalled', reason: 'DatabaseNotFound', message: `Milvus reports the database does not exist: ${failure.message}` };
+      return {
+        kind: 'stalled',
+        reason: 'DatabaseNotFound',
+        message: `Milvus reports the database does not exist: ${failure.message}`,
+      };
     case 'collectionNotFound':
-      return { kind: 'stalled', reason: 'CollectionNotFound', message: `Milvus reports the collection does not exist: ${failure.message}. Retrying with backoff.` };
+      return {
+        kind: 'stalled',
+        reason: 'CollectionNotFound',
+        message: `Milvus reports the collection does not exist: ${failure.message}. Retrying with backoff.`,
+      };
     case 'notExternal':
-      return { kind: 'stalled', reason: 'NotExternalCollection', message: `The collection is not an external collection, so it cannot be refreshed: ${failure.message}` };
+      return {
+        kind: 'stalled',
+        reason: 'NotExternalCollection',
+        message: `The collection is not an external collection, so it cannot be refreshed: ${failure.message}`,
+      };
     case 'invalid':
-      return { kind: 'stalled', reason: 'InvalidRequest', message: `Milvus rejected the refresh request: ${failure.message}` };
+      return {
+        kind: 'stalled',
+        reason: 'InvalidRequest',
+        message: `Milvus rejected the refresh request: ${failure.message}`,
+      };
     case 'unsupported':
       return {
         kind: 'stalled',
@@ -214,7 +253,11 @@ function failureSituation(failure: MilvusFailure, what: string, address: string,
         message: `Milvus at ${address} does not implement external-collection refresh (Milvus 3.0 or later is required)`,
       };
     default:
-      return { kind: 'progressing', reason: 'MilvusError', message: `Milvus failed while ${what}: ${failure.message}. Retrying with backoff.` };
+      return {
+        kind: 'progressing',
+        reason: 'MilvusError',
+        message: `Milvus failed while ${what}: ${failure.message}. Retrying with backoff.`,
+      };
   }
 }
 
@@ -239,9 +282,19 @@ export function isSettled(r: ExternalCollectionRefresh): boolean {
 
 /** Builds `update` decisions whose status reflects `generation`, with the three conditions set for a situation. */
 function updater(generation: number, nowIso: string) {
-  return (status: ExternalCollectionRefreshStatus, situation: Situation, watch: Watch, claim: boolean, requeue: Requeue): Decision => ({
+  return (
+    status: ExternalCollectionRefreshStatus,
+    situation: Situation,
+    watch: Watch,
+    claim: boolean,
+    requeue: Requeue,
+  ): Decision => ({
     kind: 'update',
-    status: { ...status, observedGeneration: generation, conditions: conditionsFor(status.conditions ?? [], situation, generation, nowIso) },
+    status: {
+      ...status,
+      observedGeneration: generation,
+      conditions: conditionsFor(status.conditions ?? [], situation, generation, nowIso),
+    },
     watch,
     claim,
     requeue,
@@ -268,9 +321,15 @@ export function decide(input: DecideInput): Decision {
   if (!input.connection.ok) {
     // Without the Secret nothing can be called; keep what is known (and the collection, if a job may be
     // running or in doubt) and retry with backoff.
-    return update(st, { kind: 'stalled', reason: input.connection.reason, message: input.connection.message }, tracking ? { jobId: st.jobId! } : undefined, tracking || inDoubt, {
-      backoff: true,
-    });
+    return update(
+      st,
+      { kind: 'stalled', reason: input.connection.reason, message: input.connection.message },
+      tracking ? { jobId: st.jobId! } : undefined,
+      tracking || inDoubt,
+      {
+        backoff: true,
+      },
+    );
   }
 
   /** The situation once a job ended: its own outcome, or, when a newer trigger waits, "queued". */
@@ -309,7 +368,9 @@ export function decide(input: DecideInput): Decision {
       view.fetchedAtMs - view.missingSinceMs >= settings.submitGraceMs;
     if (!conclusive) {
       const s = jobSituation(st);
-      return update(st, { ...s, message: s.message + pendingTrigger }, watch, true, { afterMs: settings.submitGraceMs });
+      return update(st, { ...s, message: s.message + pendingTrigger }, watch, true, {
+        afterMs: settings.submitGraceMs,
+      });
     }
     if (st.state === undefined) {
       // Accepted but never persisted: Milvus dropped it (milvus#49231). The run is in doubt again.
@@ -328,13 +389,23 @@ export function decide(input: DecideInput): Decision {
     const lostMessage = `Milvus no longer reports refresh job ${st.jobId} (last seen ${st.state} at ${st.progress ?? 0}%); it may have been lost by a Milvus restart.`;
     if (!serves) {
       // JobLost stays the marker (Stalled) only for the trigger it served; a newer trigger just goes on.
-      return update(st, { kind: 'progressing', reason: 'RefreshQueued', message: `${lostMessage}${startsNow}` }, undefined, false, {
-        afterMs: 0,
-      });
+      return update(
+        st,
+        { kind: 'progressing', reason: 'RefreshQueued', message: `${lostMessage}${startsNow}` },
+        undefined,
+        false,
+        {
+          afterMs: 0,
+        },
+      );
     }
     return update(
       st,
-      { kind: 'stalled', reason: 'JobLost', message: `${lostMessage} Set ${REFRESH_REQUESTED_AT} to a new value to refresh again.` },
+      {
+        kind: 'stalled',
+        reason: 'JobLost',
+        message: `${lostMessage} Set ${REFRESH_REQUESTED_AT} to a new value to refresh again.`,
+      },
       undefined,
       false,
       undefined,
@@ -343,11 +414,19 @@ export function decide(input: DecideInput): Decision {
 
   // 2. The current trigger's run has ended: nothing to do, no Milvus call.
   if (serves && st.jobId !== undefined) {
-    const s = lost ? { kind: 'stalled' as const, reason: 'JobLost', message: findCondition(st.conditions, STALLED)!.message } : jobSituation(st);
+    const s = lost
+      ? { kind: 'stalled' as const, reason: 'JobLost', message: findCondition(st.conditions, STALLED)!.message }
+      : jobSituation(st);
     return update(st, s, undefined, false, undefined);
   }
   if (serves && stalledReason(st) === 'SubmitLost') {
-    return update(st, { kind: 'stalled', reason: 'SubmitLost', message: findCondition(st.conditions, STALLED)!.message }, undefined, false, undefined);
+    return update(
+      st,
+      { kind: 'stalled', reason: 'SubmitLost', message: findCondition(st.conditions, STALLED)!.message },
+      undefined,
+      false,
+      undefined,
+    );
   }
 
   // From here a job must be found or started: the collection's jobs are needed (one list call).
@@ -355,7 +434,11 @@ export function decide(input: DecideInput): Decision {
     const on = input.claim.jobId ? ` (job ${input.claim.jobId})` : '';
     return update(
       st,
-      { kind: 'progressing', reason: 'WaitingForResource', message: `Waiting for ${input.claim.owner}, which is refreshing collection ${r.spec.collectionName}${on}, to finish` },
+      {
+        kind: 'progressing',
+        reason: 'WaitingForResource',
+        message: `Waiting for ${input.claim.owner}, which is refreshing collection ${r.spec.collectionName}${on}, to finish`,
+      },
       undefined,
       false,
       { afterMs: settings.pollIntervalMs },
@@ -367,9 +450,22 @@ export function decide(input: DecideInput): Decision {
   if (!input.collectionJobs) return { kind: 'listCollectionJobs' };
   if ('failure' in input.collectionJobs) {
     const failure = input.collectionJobs.failure;
-    return update(st, failureSituation(failure, 'listing the collection\'s jobs', address, input.unavailableSinceMs ?? now, now, settings), undefined, inDoubt, {
-      backoff: true,
-    });
+    return update(
+      st,
+      failureSituation(
+        failure,
+        "listing the collection's jobs",
+        address,
+        input.unavailableSinceMs ?? now,
+        now,
+        settings,
+      ),
+      undefined,
+      inDoubt,
+      {
+        backoff: true,
+      },
+    );
   }
   const jobs = input.collectionJobs.jobs;
   const active = jobs.find((j) => !isTerminal(j.state));
@@ -383,8 +479,18 @@ export function decide(input: DecideInput): Decision {
     if (ours) {
       const next = withJob(st, ours);
       const s = isTerminal(ours.state) ? ended(next) : jobSituation(next);
-      const adopted = { ...s, reason: s.kind === 'progressing' && !isTerminal(ours.state) ? 'RefreshAdopted' : s.reason, message: `Adopted: ${s.message}` };
-      return update(next, adopted, isTerminal(ours.state) ? undefined : { jobId: ours.jobId }, !isTerminal(ours.state), serves ? undefined : { afterMs: 0 });
+      const adopted = {
+        ...s,
+        reason: s.kind === 'progressing' && !isTerminal(ours.state) ? 'RefreshAdopted' : s.reason,
+        message: `Adopted: ${s.message}`,
+      };
+      return update(
+        next,
+        adopted,
+        isTerminal(ours.state) ? undefined : { jobId: ours.jobId },
+        !isTerminal(ours.state),
+        serves ? undefined : { afterMs: 0 },
+      );
     }
     if (active) return waitForActive(active, true);
     const graceEnds = Date.parse(run.submittedAt!) + settings.submitGraceMs;
@@ -442,7 +548,15 @@ export function decide(input: DecideInput): Decision {
     const d = desiredTrigger(r);
     let base = newRun ? withoutJob(st) : { ...st };
     if (newRun && st.jobId) {
-      const record: JobRecord = { jobId: st.jobId, state: st.state, progress: st.progress, reason: st.reason, startTime: st.startTime, endTime: st.endTime, trigger: st.run?.trigger };
+      const record: JobRecord = {
+        jobId: st.jobId,
+        state: st.state,
+        progress: st.progress,
+        reason: st.reason,
+        startTime: st.startTime,
+        endTime: st.endTime,
+        trigger: st.run?.trigger,
+      };
       base = { ...base, history: [dropUndefined(record), ...(st.history ?? [])].slice(0, settings.historyLimit) };
     }
     const run: RunStatus = {
@@ -459,7 +573,11 @@ export function decide(input: DecideInput): Decision {
       observedGeneration: generation,
       conditions: conditionsFor(
         base.conditions ?? [],
-        { kind: 'progressing', reason: 'Submitting', message: `Starting a Milvus refresh of collection ${r.spec.collectionName} (${run.trigger})` },
+        {
+          kind: 'progressing',
+          reason: 'Submitting',
+          message: `Starting a Milvus refresh of collection ${r.spec.collectionName} (${run.trigger})`,
+        },
         generation,
         nowIso,
       ),
@@ -500,9 +618,19 @@ export function afterSubmit(
   const failure = result.failure;
   if (failure.kind === 'duplicate') {
     // Another job is active, perhaps ours from an earlier attempt: the in-doubt rules decide.
-    return done(st, { kind: 'progressing', reason: 'Submitting', message: `Milvus reports a refresh already in progress: ${failure.message}` }, undefined, true, {
-      afterMs: 0,
-    });
+    return done(
+      st,
+      {
+        kind: 'progressing',
+        reason: 'Submitting',
+        message: `Milvus reports a refresh already in progress: ${failure.message}`,
+      },
+      undefined,
+      true,
+      {
+        afterMs: 0,
+      },
+    );
   }
   const s = failureSituation(failure, 'starting the refresh', address, unavailableSinceMs, now, settings);
   if (failure.kind === 'unavailable' || failure.kind === 'other') {

@@ -39,14 +39,19 @@ export interface KubePort {
    * Replaces status through the /status subresource, only if the object still has `resourceVersion`
    * (ConflictError otherwise). Resolves with the updated object.
    */
-  patchStatus(r: ExternalCollectionRefresh, status: ExternalCollectionRefreshStatus): Promise<ExternalCollectionRefresh>;
+  patchStatus(
+    r: ExternalCollectionRefresh,
+    status: ExternalCollectionRefreshStatus,
+  ): Promise<ExternalCollectionRefresh>;
   /** Records an Event about `r`. Never throws. */
   event(r: ExternalCollectionRefresh, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
 /** Resolves spec.milvus and its Secrets into an Endpoint, or says why it cannot. */
 export interface ConnectionPort {
-  resolve(r: ExternalCollectionRefresh): Promise<{ ok: true; endpoint: Endpoint } | { ok: false; reason: string; message: string }>;
+  resolve(
+    r: ExternalCollectionRefresh,
+  ): Promise<{ ok: true; endpoint: Endpoint } | { ok: false; reason: string; message: string }>;
 }
 
 /** The job observer, as the reconciler uses it. */

@@ -7,7 +7,15 @@ import { type ExternalCollectionRefresh, type ExternalCollectionRefreshStatus } 
 import type { Logger } from '../logger.js';
 import { collectionKeyOf } from './collection.js';
 import { type Decision, type DecideInput, type Settings, afterSubmit, decide, isSettled } from './decide.js';
-import { type ClaimsPort, ConflictError, type ConnectionPort, type Endpoint, type KubePort, type MilvusPort, type ObserverPort } from './ports.js';
+import {
+  type ClaimsPort,
+  ConflictError,
+  type ConnectionPort,
+  type Endpoint,
+  type KubePort,
+  type MilvusPort,
+  type ObserverPort,
+} from './ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure } from './types.js';
 import { extfsSecrets, scrub, secretForms } from '../util/scrub.js';
 
@@ -76,7 +84,9 @@ export class Reconciler {
       now: this.now(),
       resource: r,
       settings: this.deps.settings,
-      connection: conn.ok ? { ok: true, address: r.spec.milvus.address } : { ok: false, reason: conn.reason, message: conn.message },
+      connection: conn.ok
+        ? { ok: true, address: r.spec.milvus.address }
+        : { ok: false, reason: conn.reason, message: conn.message },
       claim: claims.holder(collectionKey, key),
       view: view?.job ? { ...view, job: scrubJob(view.job, secrets) } : view,
     };
@@ -100,7 +110,12 @@ export class Reconciler {
       // The intent is recorded first, with optimistic concurrency: a stale reconcile fails here and never calls Milvus.
       base = await this.write(r, decision.status);
       this.deps.step?.('after-intent');
-      log.info('Submitting Milvus refresh job', { collection: decision.request.collection, database: decision.request.database, trigger: decision.status.run?.trigger, attempt: decision.status.run?.attempts });
+      log.info('Submitting Milvus refresh job', {
+        collection: decision.request.collection,
+        database: decision.request.database,
+        trigger: decision.status.run?.trigger,
+        attempt: decision.status.run?.attempts,
+      });
       let result: { jobId: string } | { failure: MilvusFailure };
       try {
         result = { jobId: await this.deps.milvus.refresh(conn.endpoint, decision.request) };
@@ -108,14 +123,19 @@ export class Reconciler {
       } catch (err) {
         if (!(err instanceof MilvusCallError)) throw err;
         result = { failure: err.failure };
-        log.warn('Milvus refused or failed the refresh request', { collection: decision.request.collection, kind: err.failure.kind, error: err.failure.message });
+        log.warn('Milvus refused or failed the refresh request', {
+          collection: decision.request.collection,
+          kind: err.failure.kind,
+          error: err.failure.message,
+        });
       }
       this.deps.step?.('after-refresh');
       const since = this.noteAvailability(conn.endpoint.key, 'failure' in result ? result.failure : undefined);
       const after = afterSubmit(base, result, this.now(), this.deps.settings, conn.endpoint.address, since);
       base = await this.recordSubmission(base, after, result, conn.endpoint.address);
       this.deps.step?.('after-record');
-      if (after.kind === 'update') this.track(key, collectionKey, conn.endpoint, { ...after, status: base.status ?? {} });
+      if (after.kind === 'update')
+        this.track(key, collectionKey, conn.endpoint, { ...after, status: base.status ?? {} });
       await this.events(r, base.status ?? {}, log);
       return this.action(after);
     }
@@ -143,7 +163,10 @@ export class Reconciler {
     return cached;
   }
 
-  private async write(r: ExternalCollectionRefresh, status: ExternalCollectionRefreshStatus): Promise<ExternalCollectionRefresh> {
+  private async write(
+    r: ExternalCollectionRefresh,
+    status: ExternalCollectionRefreshStatus,
+  ): Promise<ExternalCollectionRefresh> {
     const updated = await this.deps.kube.patchStatus(r, clean(status));
     this.deps.onStatusWrite?.();
     const key = `${r.metadata.namespace}/${r.metadata.name}`;
@@ -173,14 +196,17 @@ export class Reconciler {
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
         const fresh = await this.deps.kube.read(base.metadata.namespace, base.metadata.name);
-        if (!fresh || fresh.status?.run?.submittedAt !== intent || fresh.status?.jobId !== undefined) return fresh ?? base;
+        if (!fresh || fresh.status?.run?.submittedAt !== intent || fresh.status?.jobId !== undefined)
+          return fresh ?? base;
         target = fresh;
         const again = afterSubmit(fresh, result, this.now(), this.deps.settings, address);
         if (again.kind !== 'update') return fresh;
         decision = again;
       }
     }
-    throw new ConflictError('could not record the refresh job after 5 conflicts; the next reconcile adopts it from Milvus');
+    throw new ConflictError(
+      'could not record the refresh job after 5 conflicts; the next reconcile adopts it from Milvus',
+    );
   }
 
   /** Records whether the endpoint answered; returns since when it has been unavailable, if it is. */
@@ -194,7 +220,10 @@ export class Reconciler {
     return since;
   }
 
-  private async listCollection(endpoint: Endpoint, collection: string): Promise<NonNullable<DecideInput['collectionJobs']>> {
+  private async listCollection(
+    endpoint: Endpoint,
+    collection: string,
+  ): Promise<NonNullable<DecideInput['collectionJobs']>> {
     try {
       return { jobs: await this.deps.milvus.listJobs(endpoint, collection) };
     } catch (err) {
@@ -217,7 +246,11 @@ export class Reconciler {
   }
 
   /** Events on transitions only: when the Ready reason changes. */
-  private async events(r: ExternalCollectionRefresh, next: ExternalCollectionRefreshStatus, log: Logger): Promise<void> {
+  private async events(
+    r: ExternalCollectionRefresh,
+    next: ExternalCollectionRefreshStatus,
+    log: Logger,
+  ): Promise<void> {
     const before = findCondition(r.status?.conditions, READY);
     const after = findCondition(next.conditions, READY);
     if (!after || QUIET_REASONS.has(after.reason)) return;
@@ -232,7 +265,12 @@ export class Reconciler {
 
 function scrubJob(job: JobInfo, secrets: string[]): JobInfo {
   if (secrets.length === 0) return job;
-  return { ...job, reason: scrub(job.reason, secrets), externalSource: scrub(job.externalSource, secrets), externalSpec: scrub(job.externalSpec, secrets) };
+  return {
+    ...job,
+    reason: scrub(job.reason, secrets),
+    externalSource: scrub(job.externalSource, secrets),
+    externalSpec: scrub(job.externalSpec, secrets),
+  };
 }
 
 /** Drops undefined fields so comparisons and patches see the same object. */

@@ -15,7 +15,8 @@ export class Claims implements ClaimsPort {
   /** Rebuilds the table from resources as stored (at start-up, before any reconcile). */
   seed(resources: Iterable<ExternalCollectionRefresh>): void {
     for (const r of resources) {
-      if (holdsCollection(r)) this.set(collectionKeyOf(r), `${r.metadata.namespace}/${r.metadata.name}`, r.status?.jobId);
+      if (holdsCollection(r))
+        this.set(collectionKeyOf(r), `${r.metadata.namespace}/${r.metadata.name}`, r.status?.jobId);
     }
   }
 

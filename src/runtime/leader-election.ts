@@ -64,10 +64,16 @@ export class LeaderElector {
       const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
       if (lease.spec?.holderIdentity !== this.options.identity) return;
       lease.spec = { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: new V1MicroTime() };
-      await this.api.replaceNamespacedLease({ name: this.options.name, namespace: this.options.namespace, body: lease });
+      await this.api.replaceNamespacedLease({
+        name: this.options.name,
+        namespace: this.options.namespace,
+        body: lease,
+      });
       this.options.log.info('Released the leader lease', { lease: `${this.options.namespace}/${this.options.name}` });
     } catch (err) {
-      this.options.log.warn('Could not release the leader lease', { error: err instanceof Error ? err.message : String(err) });
+      this.options.log.warn('Could not release the leader lease', {
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
 
@@ -114,7 +120,13 @@ export class LeaderElector {
           namespace: o.namespace,
           body: {
             metadata: { name: o.name, namespace: o.namespace },
-            spec: { holderIdentity: o.identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+            spec: {
+              holderIdentity: o.identity,
+              leaseDurationSeconds: durationSeconds,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: 0,
+            },
           },
         });
         return true;

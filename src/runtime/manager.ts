@@ -43,8 +43,15 @@ export class Manager {
     this.kc = loadKubeConfig(config.kubeconfig);
     this.metrics = new Metrics({
       states: () => {
-        const counts: Record<string, number> = { RefreshPending: 0, RefreshInProgress: 0, RefreshCompleted: 0, RefreshFailed: 0, None: 0 };
-        for (const r of this.informer.list()) counts[r.status?.state ?? 'None'] = (counts[r.status?.state ?? 'None'] ?? 0) + 1;
+        const counts: Record<string, number> = {
+          RefreshPending: 0,
+          RefreshInProgress: 0,
+          RefreshCompleted: 0,
+          RefreshFailed: 0,
+          None: 0,
+        };
+        for (const r of this.informer.list())
+          counts[r.status?.state ?? 'None'] = (counts[r.status?.state ?? 'None'] ?? 0) + 1;
         return counts;
       },
       endpoints: () => this.observer.activeEndpoints,
@@ -79,7 +86,12 @@ export class Manager {
         m.milvusRpcTime.observe({ method }, seconds);
       },
     });
-    this.observer = new JobObserver(this.milvus, (key) => this.queue.add(key), { pollIntervalMs: config.pollIntervalMs, maxBackoffMs: 60_000 }, log);
+    this.observer = new JobObserver(
+      this.milvus,
+      (key) => this.queue.add(key),
+      { pollIntervalMs: config.pollIntervalMs, maxBackoffMs: 60_000 },
+      log,
+    );
     const kube = new KubeAdapter(this.kc, {
       cached: (key) => this.informer.get(key),
       log,

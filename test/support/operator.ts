@@ -34,10 +34,20 @@ export class OperatorProcess {
   constructor(options: OperatorOptions) {
     this.proc = spawn(
       process.execPath,
-      [join(REPO_ROOT, 'dist', 'main.js'), `--kubeconfig=${options.kubeconfig}`, `--namespace=${options.namespace}`, ...TEST_FLAGS, ...(options.args ?? [])],
-      { env: { ...process.env, ECR_FAILPOINTS: (options.failpoints ?? []).join(',') }, stdio: ['ignore', 'pipe', 'pipe'] },
+      [
+        join(REPO_ROOT, 'dist', 'main.js'),
+        `--kubeconfig=${options.kubeconfig}`,
+        `--namespace=${options.namespace}`,
+        ...TEST_FLAGS,
+        ...(options.args ?? []),
+      ],
+      {
+        env: { ...process.env, ECR_FAILPOINTS: (options.failpoints ?? []).join(',') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
-    for (const stream of [this.proc.stdout!, this.proc.stderr!]) createInterface({ input: stream }).on('line', (l) => this.lines.push(l));
+    for (const stream of [this.proc.stdout!, this.proc.stderr!])
+      createInterface({ input: stream }).on('line', (l) => this.lines.push(l));
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve(signal ? null : code)));
   }
 

@@ -5,8 +5,7 @@ import { createInterface } from 'node:readline';
 
 /** An answer of the driver. */
 export type PyAnswer<T = unknown> =
-  | { ok: true; result: T }
-  | { ok: false; kind: string; code: number | null; message: string };
+  { ok: true; result: T } | { ok: false; kind: string; code: number | null; message: string };
 
 /** A pymilvus client living in a Python process. */
 export class PyMilvus {
@@ -27,7 +26,10 @@ export class PyMilvus {
   /** Sends one command and resolves with its answer. */
   call<T = unknown>(cmd: Record<string, unknown>, timeoutMs = 30_000): Promise<PyAnswer<T>> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`pymilvus driver timed out on ${JSON.stringify(cmd)}; stderr:\n${this.stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`pymilvus driver timed out on ${JSON.stringify(cmd)}; stderr:\n${this.stderr}`)),
+        timeoutMs,
+      );
       this.waiting.push((line) => {
         clearTimeout(timer);
         resolve(JSON.parse(line) as PyAnswer<T>);
@@ -39,7 +41,8 @@ export class PyMilvus {
   /** Like call() but throws unless the answer is ok. */
   async ok<T = unknown>(cmd: Record<string, unknown>): Promise<T> {
     const answer = await this.call<T>(cmd);
-    if (!answer.ok) throw new Error(`pymilvus ${String(cmd.op)} failed: ${answer.kind} ${answer.code} ${answer.message}`);
+    if (!answer.ok)
+      throw new Error(`pymilvus ${String(cmd.op)} failed: ${answer.kind} ${answer.code} ${answer.message}`);
     return answer.result;
   }
 

@@ -3,11 +3,22 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('has defaults a cluster install can run with', () => {
-    expect(loadConfig([], {})).toMatchObject({ workers: 4, pollIntervalMs: 5_000, submitGraceMs: 30_000, leaderElect: false, metricsBindAddress: ':8080', leaseDurationMs: 15_000 });
+    expect(loadConfig([], {})).toMatchObject({
+      workers: 4,
+      pollIntervalMs: 5_000,
+      submitGraceMs: 30_000,
+      leaderElect: false,
+      metricsBindAddress: ':8080',
+      leaseDurationMs: 15_000,
+    });
   });
 
   it('reads flags and ECR_* variables, flags first', () => {
-    const c = loadConfig(['--poll-interval=2s', '--leader-elect'], { ECR_POLL_INTERVAL: '9s', ECR_WORKERS: '8', POD_NAMESPACE: 'ops' });
+    const c = loadConfig(['--poll-interval=2s', '--leader-elect'], {
+      ECR_POLL_INTERVAL: '9s',
+      ECR_WORKERS: '8',
+      POD_NAMESPACE: 'ops',
+    });
     expect(c).toMatchObject({ pollIntervalMs: 2_000, workers: 8, leaderElect: true, leaderElectionNamespace: 'ops' });
   });
 

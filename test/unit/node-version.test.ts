@@ -10,7 +10,9 @@ describe('the pinned Node', () => {
   });
 
   it('refuses another major with a message naming both versions and the way out', () => {
-    expect(() => checkNodeVersion('v20.20.2', '26.12.1')).toThrow(/Tests run on Node v20.20.2, but the project pins Node 26.12.1. Run them through npm/);
+    expect(() => checkNodeVersion('v20.20.2', '26.12.1')).toThrow(
+      /Tests run on Node v20.20.2, but the project pins Node 26.12.1. Run them through npm/,
+    );
     expect(() => checkNodeVersion('v26.0.0', '26.12.1')).not.toThrow();
   });
 });

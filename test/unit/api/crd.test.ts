@@ -12,13 +12,39 @@ describe('CRD', () => {
 
   it('declares the fixed field names the contract promises', () => {
     const crd = parse(renderCrdYaml()) as {
-      spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, { properties?: Record<string, unknown> }> }; status: { properties: Record<string, unknown> } } } } }[] };
+      spec: {
+        versions: {
+          schema: {
+            openAPIV3Schema: {
+              properties: {
+                spec: { properties: Record<string, { properties?: Record<string, unknown> }> };
+                status: { properties: Record<string, unknown> };
+              };
+            };
+          };
+        }[];
+      };
     };
     const schema = crd.spec.versions[0]!.schema.openAPIV3Schema.properties;
-    expect(Object.keys(schema.spec.properties)).toEqual(expect.arrayContaining(['milvus', 'collectionName', 'externalSource', 'externalSpec']));
-    expect(Object.keys(schema.spec.properties.milvus!.properties!)).toEqual(expect.arrayContaining(['address', 'database', 'credentialsSecretRef', 'tls']));
+    expect(Object.keys(schema.spec.properties)).toEqual(
+      expect.arrayContaining(['milvus', 'collectionName', 'externalSource', 'externalSpec']),
+    );
+    expect(Object.keys(schema.spec.properties.milvus!.properties!)).toEqual(
+      expect.arrayContaining(['address', 'database', 'credentialsSecretRef', 'tls']),
+    );
     expect(Object.keys(schema.status.properties)).toEqual(
-      expect.arrayContaining(['jobId', 'collectionName', 'state', 'progress', 'reason', 'externalSource', 'startTime', 'endTime', 'observedGeneration', 'conditions']),
+      expect.arrayContaining([
+        'jobId',
+        'collectionName',
+        'state',
+        'progress',
+        'reason',
+        'externalSource',
+        'startTime',
+        'endTime',
+        'observedGeneration',
+        'conditions',
+      ]),
     );
   });
 });

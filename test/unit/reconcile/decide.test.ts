@@ -1,17 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import { findCondition } from '../../../src/api/conditions.js';
 import type { ExternalCollectionRefresh, ExternalCollectionRefreshStatus } from '../../../src/api/v1alpha1.js';
-import { type DecideInput, type Decision, type Settings, afterSubmit, decide, isSettled } from '../../../src/reconcile/decide.js';
+import {
+  type DecideInput,
+  type Decision,
+  type Settings,
+  afterSubmit,
+  decide,
+  isSettled,
+} from '../../../src/reconcile/decide.js';
 import type { JobInfo } from '../../../src/reconcile/types.js';
 
 const NOW = Date.UTC(2026, 10, 29, 12, 0, 0);
-const SETTINGS: Settings = { pollIntervalMs: 5_000, submitGraceMs: 30_000, unavailableStallMs: 600_000, maxSubmitAttempts: 3, historyLimit: 5 };
+const SETTINGS: Settings = {
+  pollIntervalMs: 5_000,
+  submitGraceMs: 30_000,
+  unavailableStallMs: 600_000,
+  maxSubmitAttempts: 3,
+  historyLimit: 5,
+};
 const BASE_ID = 470_000_000_000_000_000n;
 const id = (n: number): string => (BASE_ID + BigInt(n)).toString();
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** A resource builder: aRefresh().atGeneration(2).requested('x').withStatus({...}) */
-function aRefresh(status?: ExternalCollectionRefreshStatus, opts: { generation?: number; requestedAt?: string } = {}): ExternalCollectionRefresh {
+function aRefresh(
+  status?: ExternalCollectionRefreshStatus,
+  opts: { generation?: number; requestedAt?: string } = {},
+): ExternalCollectionRefresh {
   return {
     apiVersion: 'milvus.io/v1alpha1',
     kind: 'ExternalCollectionRefresh',
@@ -56,21 +72,45 @@ function ready(d: Decision): { status: string; reason: string; message: string }
   return { status: c.status, reason: c.reason, message: c.message };
 }
 
-const submitted = (n = 0, extra: Partial<ExternalCollectionRefreshStatus['run']> = {}): ExternalCollectionRefreshStatus => ({
+const submitted = (
+  n = 0,
+  extra: Partial<ExternalCollectionRefreshStatus['run']> = {},
+): ExternalCollectionRefreshStatus => ({
   observedGeneration: 1,
-  run: { generation: 1, requestedAt: '', trigger: 'created', submittedAt: iso(NOW - 1_000), baselineJobId: id(n), attempts: 1, ...extra },
+  run: {
+    generation: 1,
+    requestedAt: '',
+    trigger: 'created',
+    submittedAt: iso(NOW - 1_000),
+    baselineJobId: id(n),
+    attempts: 1,
+    ...extra,
+  },
 });
 
 describe('decide: a new resource', () => {
   it('asks for the collection jobs first, then submits with the highest listed id as baseline', () => {
     const r = aRefresh();
     expect(decide(input(r))).toEqual({ kind: 'listCollectionJobs' });
-    const d = decide(input(r, { collectionJobs: { jobs: [aJob(3, 'RefreshCompleted', 100), aJob(7, 'RefreshFailed', 20)] } }));
+    const d = decide(
+      input(r, { collectionJobs: { jobs: [aJob(3, 'RefreshCompleted', 100), aJob(7, 'RefreshFailed', 20)] } }),
+    );
     expect(d.kind).toBe('submit');
     if (d.kind !== 'submit') return;
-    expect(d.status.run).toEqual({ generation: 1, requestedAt: '', trigger: 'created', submittedAt: iso(NOW), baselineJobId: id(7), attempts: 1 });
+    expect(d.status.run).toEqual({
+      generation: 1,
+      requestedAt: '',
+      trigger: 'created',
+      submittedAt: iso(NOW),
+      baselineJobId: id(7),
+      attempts: 1,
+    });
     expect(d.request).toEqual({ collection: 'products', database: 'default' });
-    expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Submitting', observedGeneration: 1 });
+    expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({
+      status: 'True',
+      reason: 'Submitting',
+      observedGeneration: 1,
+    });
   });
 
   it('sends the source and spec override together, the spec as JSON', () => {
@@ -99,7 +139,9 @@ describe('decide: a new resource', () => {
     expect(ready(d).reason).toBe('WaitingForActiveJob');
     expect(update(d).watch).toEqual({ jobId: id(9) });
     // Once it ended, the collection is listed again (the list, not the observer, says whether another started).
-    expect(decide(input(aRefresh(), { view: { fetchedAtMs: NOW, job: aJob(9, 'RefreshCompleted', 100) } })).kind).toBe('listCollectionJobs');
+    expect(decide(input(aRefresh(), { view: { fetchedAtMs: NOW, job: aJob(9, 'RefreshCompleted', 100) } })).kind).toBe(
+      'listCollectionJobs',
+    );
   });
 
   it('waits for another resource of the operator that holds the collection, without calling Milvus', () => {
@@ -110,24 +152,56 @@ describe('decide: a new resource', () => {
   });
 
   it('reports a missing collection as Stalled and backs off', () => {
-    const d = update(decide(input(aRefresh(), { collectionJobs: { failure: { kind: 'collectionNotFound', message: 'collection not found[database=default][collection=products]' } } })));
-    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'CollectionNotFound' });
+    const d = update(
+      decide(
+        input(aRefresh(), {
+          collectionJobs: {
+            failure: {
+              kind: 'collectionNotFound',
+              message: 'collection not found[database=default][collection=products]',
+            },
+          },
+        }),
+      ),
+    );
+    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'CollectionNotFound',
+    });
     expect(d.requeue).toEqual({ backoff: true });
   });
 
   it('says Milvus is unreachable when the list fails, and Stalled once it has been failing long enough', () => {
     const failure = { kind: 'unavailable' as const, message: 'unavailable: connect ECONNREFUSED' };
     const soon = update(decide(input(aRefresh(), { collectionJobs: { failure }, unavailableSinceMs: NOW - 1_000 })));
-    expect(findCondition(soon.status.conditions, 'Reconciling')).toMatchObject({ status: 'True', reason: 'MilvusUnavailable' });
+    expect(findCondition(soon.status.conditions, 'Reconciling')).toMatchObject({
+      status: 'True',
+      reason: 'MilvusUnavailable',
+    });
     expect(soon.requeue).toEqual({ backoff: true });
-    const late = update(decide(input(aRefresh(), { collectionJobs: { failure }, unavailableSinceMs: NOW - SETTINGS.unavailableStallMs })));
-    expect(findCondition(late.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'MilvusUnavailable' });
+    const late = update(
+      decide(input(aRefresh(), { collectionJobs: { failure }, unavailableSinceMs: NOW - SETTINGS.unavailableStallMs })),
+    );
+    expect(findCondition(late.status.conditions, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'MilvusUnavailable',
+    });
     expect(ready(late).message).toContain(`since ${iso(NOW - SETTINGS.unavailableStallMs)} (10 min)`);
   });
 
   it('reports a missing Secret without calling Milvus', () => {
-    const d = update(decide(input(aRefresh(), { connection: { ok: false, reason: 'SecretNotFound', message: 'Secret search/creds not found' } })));
-    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'SecretNotFound', message: 'Secret search/creds not found' });
+    const d = update(
+      decide(
+        input(aRefresh(), {
+          connection: { ok: false, reason: 'SecretNotFound', message: 'Secret search/creds not found' },
+        }),
+      ),
+    );
+    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'SecretNotFound',
+      message: 'Secret search/creds not found',
+    });
   });
 });
 
@@ -150,9 +224,25 @@ describe('decide: after the refresh call (afterSubmit)', () => {
   });
 
   it('drops the intent when Milvus certainly created no job', () => {
-    const d = update(afterSubmit(intent, { failure: { kind: 'notExternal', message: 'collection products is not an external collection: invalid parameter' } }, NOW, SETTINGS, 'm'));
+    const d = update(
+      afterSubmit(
+        intent,
+        {
+          failure: {
+            kind: 'notExternal',
+            message: 'collection products is not an external collection: invalid parameter',
+          },
+        },
+        NOW,
+        SETTINGS,
+        'm',
+      ),
+    );
     expect(d.status.run?.submittedAt).toBeUndefined();
-    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'NotExternalCollection' });
+    expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'NotExternalCollection',
+    });
     expect(d.claim).toBe(false);
   });
 });
@@ -160,7 +250,15 @@ describe('decide: after the refresh call (afterSubmit)', () => {
 describe('decide: a submission in doubt (the process died around the call)', () => {
   it('adopts the first job above the baseline', () => {
     const r = aRefresh(submitted(5));
-    const d = update(decide(input(r, { collectionJobs: { jobs: [aJob(12, 'RefreshPending'), aJob(9, 'RefreshInProgress', 10), aJob(5, 'RefreshCompleted', 100)] } })));
+    const d = update(
+      decide(
+        input(r, {
+          collectionJobs: {
+            jobs: [aJob(12, 'RefreshPending'), aJob(9, 'RefreshInProgress', 10), aJob(5, 'RefreshCompleted', 100)],
+          },
+        }),
+      ),
+    );
     expect(d.status.jobId).toBe(id(9));
     expect(d.status.state).toBe('RefreshInProgress');
     expect(ready(d).reason).toBe('RefreshAdopted');
@@ -170,14 +268,26 @@ describe('decide: a submission in doubt (the process died around the call)', () 
   it('adopts a job that already ended, and is done', () => {
     const r = aRefresh(submitted(5));
     const d = update(decide(input(r, { collectionJobs: { jobs: [aJob(6, 'RefreshCompleted', 100)] } })));
-    expect(d.status).toMatchObject({ jobId: id(6), state: 'RefreshCompleted', progress: 100, lastSuccessfulTime: iso(NOW - 1_000) });
+    expect(d.status).toMatchObject({
+      jobId: id(6),
+      state: 'RefreshCompleted',
+      progress: 100,
+      lastSuccessfulTime: iso(NOW - 1_000),
+    });
     expect(ready(d)).toMatchObject({ status: 'True', reason: 'RefreshCompleted' });
     expect(d.watch).toBeUndefined();
   });
 
   it('does not adopt the job another resource holds', () => {
     const r = aRefresh(submitted(5));
-    const d = update(decide(input(r, { claim: { owner: 'search/other', jobId: id(6) }, collectionJobs: { jobs: [aJob(6, 'RefreshInProgress')] } })));
+    const d = update(
+      decide(
+        input(r, {
+          claim: { owner: 'search/other', jobId: id(6) },
+          collectionJobs: { jobs: [aJob(6, 'RefreshInProgress')] },
+        }),
+      ),
+    );
     expect(d.status.jobId).toBeUndefined();
     expect(ready(d).reason).toBe('WaitingForActiveJob');
   });
@@ -191,8 +301,15 @@ describe('decide: a submission in doubt (the process died around the call)', () 
 
   it('calls again after the grace period when no job appeared, counting the attempt', () => {
     const r = aRefresh(submitted(5));
-    const d = decide(input({ ...r }, { now: NOW + 40_000, collectionJobs: { jobs: [aJob(5, 'RefreshCompleted', 100)] } }));
-    expect(d.kind === 'submit' && d.status.run).toMatchObject({ attempts: 2, baselineJobId: id(5), trigger: 'created', submittedAt: iso(NOW + 40_000) });
+    const d = decide(
+      input({ ...r }, { now: NOW + 40_000, collectionJobs: { jobs: [aJob(5, 'RefreshCompleted', 100)] } }),
+    );
+    expect(d.kind === 'submit' && d.status.run).toMatchObject({
+      attempts: 2,
+      baselineJobId: id(5),
+      trigger: 'created',
+      submittedAt: iso(NOW + 40_000),
+    });
   });
 
   it('gives up after maxSubmitAttempts calls left no job', () => {
@@ -205,7 +322,12 @@ describe('decide: a submission in doubt (the process died around the call)', () 
 });
 
 describe('decide: following a job', () => {
-  const running: ExternalCollectionRefreshStatus = { ...submitted(0), jobId: id(1), state: 'RefreshInProgress', progress: 10 };
+  const running: ExternalCollectionRefreshStatus = {
+    ...submitted(0),
+    jobId: id(1),
+    state: 'RefreshInProgress',
+    progress: 10,
+  };
 
   it('copies every field Milvus reports and stays Reconciling while it runs', () => {
     const job = aJob(1, 'RefreshInProgress', 55, { reason: '' });
@@ -220,36 +342,68 @@ describe('decide: following a job', () => {
       startTime: iso(NOW - 60_000),
     });
     expect(d.status.endTime).toBeUndefined();
-    expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({ status: 'True', reason: 'RefreshInProgress' });
+    expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({
+      status: 'True',
+      reason: 'RefreshInProgress',
+    });
     expect(d.watch).toEqual({ jobId: id(1) });
   });
 
   it('shows a transient reason while Pending without calling it a failure', () => {
-    const d = update(decide(input(aRefresh(running), { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshPending', 0, { reason: 'NoSuchBucket' }) } })));
+    const d = update(
+      decide(
+        input(aRefresh(running), {
+          view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshPending', 0, { reason: 'NoSuchBucket' }) },
+        }),
+      ),
+    );
     expect(d.status.reason).toBe('NoSuchBucket');
     expect(findCondition(d.status.conditions, 'Stalled')?.status).toBe('False');
     expect(ready(d).message).toContain('Milvus reports: NoSuchBucket');
   });
 
-  it('becomes Ready when the job completes, and Stalled with Milvus\' reason when it fails', () => {
-    const done = update(decide(input(aRefresh(running), { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshCompleted', 100) } })));
+  it("becomes Ready when the job completes, and Stalled with Milvus' reason when it fails", () => {
+    const done = update(
+      decide(input(aRefresh(running), { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshCompleted', 100) } })),
+    );
     expect(ready(done)).toMatchObject({ status: 'True', reason: 'RefreshCompleted' });
     expect(done.status.lastSuccessfulTime).toBe(iso(NOW - 1_000));
     expect(done.status.endTime).toBe(iso(NOW - 1_000));
     expect(done.watch).toBeUndefined();
-    const failed = update(decide(input(aRefresh(running), { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshFailed', 30, { reason: 'worker failure 1/1: boom' }) } })));
-    expect(findCondition(failed.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'RefreshFailed' });
+    const failed = update(
+      decide(
+        input(aRefresh(running), {
+          view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshFailed', 30, { reason: 'worker failure 1/1: boom' }) },
+        }),
+      ),
+    );
+    expect(findCondition(failed.status.conditions, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'RefreshFailed',
+    });
     expect(ready(failed).message).toBe(`Milvus refresh job ${id(1)} failed: worker failure 1/1: boom`);
   });
 
   it('says Milvus is unreachable, then Stalled once that lasts too long', () => {
     const since = NOW - 60_000;
-    const view = { fetchedAtMs: NOW - 70_000, error: { failure: { kind: 'unavailable' as const, message: '14 UNAVAILABLE: connect ECONNREFUSED' }, sinceMs: since } };
+    const view = {
+      fetchedAtMs: NOW - 70_000,
+      error: {
+        failure: { kind: 'unavailable' as const, message: '14 UNAVAILABLE: connect ECONNREFUSED' },
+        sinceMs: since,
+      },
+    };
     const d = update(decide(input(aRefresh(running), { view })));
-    expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({ status: 'True', reason: 'MilvusUnavailable' });
+    expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({
+      status: 'True',
+      reason: 'MilvusUnavailable',
+    });
     expect(ready(d).message).toContain('Last known: Milvus refresh job');
     const later = update(decide(input(aRefresh(running), { view, now: since + SETTINGS.unavailableStallMs })));
-    expect(findCondition(later.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'MilvusUnavailable' });
+    expect(findCondition(later.status.conditions, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'MilvusUnavailable',
+    });
     expect(later.watch).toEqual({ jobId: id(1) }); // still observing: it recovers when Milvus returns
   });
 
@@ -258,19 +412,47 @@ describe('decide: following a job', () => {
     const early = update(decide(input(aRefresh(unseen), { view: { fetchedAtMs: NOW } })));
     expect(early.status.jobId).toBe(id(1));
     // Missing from the lists for less than the grace period: not yet conclusive.
-    const brief = update(decide(input(aRefresh(unseen), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 30_000 } })));
+    const brief = update(
+      decide(
+        input(aRefresh(unseen), {
+          now: NOW + 40_000,
+          view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 30_000 },
+        }),
+      ),
+    );
     expect(brief.status.jobId).toBe(id(1));
-    const d = update(decide(input(aRefresh(unseen), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 1_000 } })));
+    const d = update(
+      decide(
+        input(aRefresh(unseen), {
+          now: NOW + 40_000,
+          view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 1_000 },
+        }),
+      ),
+    );
     expect(d.status.jobId).toBeUndefined();
     expect(d.status.run?.submittedAt).toBe(unseen.run!.submittedAt);
     expect(ready(d).reason).toBe('JobDropped');
   });
 
   it('reports a job that vanished after being seen as JobLost, and stops following it', () => {
-    const blip = update(decide(input(aRefresh(running), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 38_000 } })));
+    const blip = update(
+      decide(
+        input(aRefresh(running), {
+          now: NOW + 40_000,
+          view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 38_000 },
+        }),
+      ),
+    );
     expect(findCondition(blip.status.conditions, 'Stalled')?.status).toBe('False'); // one missing list is a blip
     expect(blip.watch).toEqual({ jobId: id(1) });
-    const d = update(decide(input(aRefresh(running), { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 5_000 } })));
+    const d = update(
+      decide(
+        input(aRefresh(running), {
+          now: NOW + 40_000,
+          view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 5_000 },
+        }),
+      ),
+    );
     expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'JobLost' });
     expect(d.status.state).toBe('RefreshInProgress'); // the last state Milvus reported, not an invented one
     expect(d.watch).toBeUndefined();
@@ -299,16 +481,32 @@ describe('decide: triggers', () => {
   });
 
   it('starts a new run for a new annotation value, keeping the previous job in history', () => {
-    const d = decide(input(aRefresh(completed, { requestedAt: '2026-11-29T12:00:00Z' }), { collectionJobs: { jobs: [aJob(1, 'RefreshCompleted', 100)] } }));
+    const d = decide(
+      input(aRefresh(completed, { requestedAt: '2026-11-29T12:00:00Z' }), {
+        collectionJobs: { jobs: [aJob(1, 'RefreshCompleted', 100)] },
+      }),
+    );
     expect(d.kind).toBe('submit');
     if (d.kind !== 'submit') return;
-    expect(d.status.run).toMatchObject({ generation: 1, requestedAt: '2026-11-29T12:00:00Z', trigger: 'refresh requested (milvus.io/refresh-requested-at=2026-11-29T12:00:00Z)', attempts: 1 });
+    expect(d.status.run).toMatchObject({
+      generation: 1,
+      requestedAt: '2026-11-29T12:00:00Z',
+      trigger: 'refresh requested (milvus.io/refresh-requested-at=2026-11-29T12:00:00Z)',
+      attempts: 1,
+    });
     expect(d.status.jobId).toBeUndefined();
-    expect(d.status.history).toEqual([{ jobId: id(1), state: 'RefreshCompleted', progress: 100, endTime: iso(NOW - 5_000), trigger: 'created' }]);
+    expect(d.status.history).toEqual([
+      { jobId: id(1), state: 'RefreshCompleted', progress: 100, endTime: iso(NOW - 5_000), trigger: 'created' },
+    ]);
   });
 
   it('starts a new run for a spec change, but only after the running job ends', () => {
-    const running: ExternalCollectionRefreshStatus = { ...completed, state: 'RefreshInProgress', progress: 30, endTime: undefined };
+    const running: ExternalCollectionRefreshStatus = {
+      ...completed,
+      state: 'RefreshInProgress',
+      progress: 30,
+      endTime: undefined,
+    };
     const r = aRefresh(running, { generation: 2 });
     const d = update(decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshInProgress', 40) } })));
     expect(ready(d).message).toContain('A new refresh (spec changed (generation 2)) starts when it ends');
@@ -318,11 +516,18 @@ describe('decide: triggers', () => {
     expect(decide(input(aRefresh(ended.status, { generation: 2 }))).kind).toBe('listCollectionJobs');
   });
 
-  it('does not report an older trigger\'s job as the outcome of the new one', () => {
-    const running: ExternalCollectionRefreshStatus = { ...completed, state: 'RefreshInProgress', progress: 30, endTime: undefined };
+  it("does not report an older trigger's job as the outcome of the new one", () => {
+    const running: ExternalCollectionRefreshStatus = {
+      ...completed,
+      state: 'RefreshInProgress',
+      progress: 30,
+      endTime: undefined,
+    };
     const r = aRefresh(running, { generation: 2 });
     for (const state of ['RefreshCompleted', 'RefreshFailed'] as const) {
-      const d = update(decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, state, state === 'RefreshCompleted' ? 100 : 20) } })));
+      const d = update(
+        decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, state, state === 'RefreshCompleted' ? 100 : 20) } })),
+      );
       expect(ready(d)).toMatchObject({ status: 'False', reason: 'RefreshQueued' });
       expect(findCondition(d.status.conditions, 'Stalled')?.status).toBe('False');
       expect(ready(d).message).toContain('A new refresh (spec changed (generation 2)) starts now');
@@ -332,17 +537,31 @@ describe('decide: triggers', () => {
 
   it('does not count a call Milvus refused towards the attempts', () => {
     const intent = aRefresh(submitted(0, { attempts: 2 }));
-    const d = update(afterSubmit(intent, { failure: { kind: 'collectionNotFound', message: 'collection not found' } }, NOW, SETTINGS, 'm'));
+    const d = update(
+      afterSubmit(
+        intent,
+        { failure: { kind: 'collectionNotFound', message: 'collection not found' } },
+        NOW,
+        SETTINGS,
+        'm',
+      ),
+    );
     expect(d.status.run?.attempts).toBe(1);
   });
 
   it('keeps holding the collection while a run is in doubt even when its Secret cannot be read', () => {
-    const d = update(decide(input(aRefresh(submitted(0)), { connection: { ok: false, reason: 'SecretNotFound', message: 'gone' } })));
+    const d = update(
+      decide(input(aRefresh(submitted(0)), { connection: { ok: false, reason: 'SecretNotFound', message: 'gone' } })),
+    );
     expect(d.claim).toBe(true);
   });
 
   it('keeps conditions at the current generation so kubectl wait does not return early', () => {
-    const d = update(decide(input(aRefresh(completed, { generation: 3 }), { collectionJobs: { jobs: [aJob(9, 'RefreshInProgress')] } })));
+    const d = update(
+      decide(
+        input(aRefresh(completed, { generation: 3 }), { collectionJobs: { jobs: [aJob(9, 'RefreshInProgress')] } }),
+      ),
+    );
     for (const c of d.status.conditions ?? []) expect(c.observedGeneration).toBe(3);
     expect(ready(d).status).toBe('False');
   });

@@ -26,7 +26,9 @@ function fakeMilvus(): MilvusPort & { jobs: JobInfo[]; calls: string[]; down: bo
     refresh: () => Promise.reject(new Error('not used')),
     listJobs: (e: Endpoint, collection: string) => {
       m.calls.push(`${e.key}:${collection}`);
-      return m.down ? Promise.reject(new MilvusCallError({ kind: 'unavailable', message: 'down' })) : Promise.resolve([...m.jobs]);
+      return m.down
+        ? Promise.reject(new MilvusCallError({ kind: 'unavailable', message: 'down' }))
+        : Promise.resolve([...m.jobs]);
     },
   };
   return m;
@@ -44,7 +46,12 @@ describe('JobObserver', () => {
     const milvus = fakeMilvus();
     milvus.jobs = [job('1', 'RefreshInProgress'), job('2', 'RefreshInProgress'), job('3', 'RefreshInProgress')];
     const woken: string[] = [];
-    const obs = new JobObserver(milvus, (k) => woken.push(k), { pollIntervalMs: 1_000, maxBackoffMs: 60_000 }, silentLogger);
+    const obs = new JobObserver(
+      milvus,
+      (k) => woken.push(k),
+      { pollIntervalMs: 1_000, maxBackoffMs: 60_000 },
+      silentLogger,
+    );
     for (const id of ['1', '2', '3']) obs.watch(`ns/r${id}`, endpoint('a'), { jobId: id });
     obs.watch('ns/other', endpoint('b'), { jobId: '1' });
     await vi.advanceTimersByTimeAsync(5_500);
@@ -63,7 +70,12 @@ describe('JobObserver', () => {
     const milvus = fakeMilvus();
     milvus.jobs = [job('1', 'RefreshInProgress', 10)];
     const woken: string[] = [];
-    const obs = new JobObserver(milvus, (k) => woken.push(k), { pollIntervalMs: 1_000, maxBackoffMs: 60_000 }, silentLogger);
+    const obs = new JobObserver(
+      milvus,
+      (k) => woken.push(k),
+      { pollIntervalMs: 1_000, maxBackoffMs: 60_000 },
+      silentLogger,
+    );
     obs.watch('ns/r', endpoint('a'), { jobId: '1' });
     obs.watch('ns/missing', endpoint('a'), { jobId: '9' });
     await vi.advanceTimersByTimeAsync(2_500); // three lists, nothing changes for ns/r
@@ -79,7 +91,12 @@ describe('JobObserver', () => {
     const milvus = fakeMilvus();
     milvus.jobs = [job('1', 'RefreshInProgress')];
     milvus.down = true;
-    const obs = new JobObserver(milvus, () => undefined, { pollIntervalMs: 1_000, maxBackoffMs: 8_000, now: Date.now }, silentLogger);
+    const obs = new JobObserver(
+      milvus,
+      () => undefined,
+      { pollIntervalMs: 1_000, maxBackoffMs: 8_000, now: Date.now },
+      silentLogger,
+    );
     const t0 = Date.now();
     obs.watch('ns/r', endpoint('a'), { jobId: '1' });
     await vi.advanceTimersByTimeAsync(30_000);
@@ -97,7 +114,12 @@ describe('JobObserver', () => {
   it('reports since when a watched job has been missing, and forgets it when the job is back', async () => {
     const milvus = fakeMilvus();
     milvus.jobs = [job('1', 'RefreshInProgress')];
-    const obs = new JobObserver(milvus, () => undefined, { pollIntervalMs: 1_000, maxBackoffMs: 8_000, now: Date.now }, silentLogger);
+    const obs = new JobObserver(
+      milvus,
+      () => undefined,
+      { pollIntervalMs: 1_000, maxBackoffMs: 8_000, now: Date.now },
+      silentLogger,
+    );
     obs.watch('ns/r', endpoint('a'), { jobId: '1' });
     await vi.advanceTimersByTimeAsync(10);
     expect(obs.view('ns/r')?.missingSinceMs).toBeUndefined();
