@@ -66,6 +66,24 @@ export default tseslint.config(
     },
   },
   {
+    // The runtime drives ports; only the manager, which wires everything, knows the adapters.
+    files: ['src/runtime/**'],
+    ignores: ['src/runtime/manager.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/emulator/**', '**/local/**', '**/adapters/**'],
+              message: 'runtime/ depends on reconcile/ ports; only manager.ts wires adapters',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**', '**/*.test.ts'],
     rules: {
       '@typescript-eslint/explicit-module-boundary-types': 'off',

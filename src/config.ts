@@ -16,6 +16,22 @@ export interface OperatorConfig {
   resyncPeriodMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** How often a resource waiting for a foreign job looks again by itself. */
+  foreignJobRecheckMs: number;
+  /** Longest delay between list calls to a Milvus endpoint that keeps failing. */
+  observerBackoffMaxMs: number;
+  /** How long a Secret that was read is reused. */
+  secretCacheTtlMs: number;
+  /** Milvus clients unused this long are closed. */
+  milvusClientIdleMs: number;
+  /** How long a shutdown waits for running reconciles. */
+  shutdownTimeoutMs: number;
+  /** After a write conflict (409), how soon the resource is looked at again. */
+  conflictRetryMs: number;
+  /** Longest delay between attempts to reopen a failed watch. */
+  watchBackoffMaxMs: number;
+  /** A watch that delivers nothing, not even a bookmark, for this long is reopened. */
+  watchInactivityTimeoutMs: number;
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
@@ -42,6 +58,16 @@ Usage: node dist/main.js [flags]   (npm start -- [flags])
   --rpc-timeout <d>                   deadline of each Milvus RPC (default 10s)
   --resync-period <d>                 full relist of resources (default 10m)
   --backoff-base <d>, --backoff-max <d>  per-resource retry backoff (default 1s, 5m)
+  --foreign-job-recheck <d>           a resource waiting for a job it did not start looks again this often,
+                                      besides being woken by the job observer (default 4 x --poll-interval)
+  --observer-backoff-max <d>          longest delay between list calls to a failing Milvus (default 1m)
+  --secret-cache-ttl <d>              how long a Secret that was read is reused (default 10s)
+  --milvus-client-idle <d>            close Milvus clients unused this long (default 10m)
+  --shutdown-timeout <d>              how long SIGTERM waits for running reconciles (default 30s)
+  --conflict-retry <d>                look again this soon after a write conflict (default 250ms)
+  --watch-backoff-max <d>             longest delay between attempts to reopen a failed watch (default 30s)
+  --watch-inactivity-timeout <d>      reopen a watch silent this long; the API server sends a bookmark about
+                                      once a minute (default 150s)
   --leader-elect                      elect a leader through a Lease before working (default false)
   --leader-election-namespace <ns>    namespace of the Lease (default $POD_NAMESPACE or default)
   --leader-election-id <name>         name of the Lease (default milvus-refresh-operator)
@@ -67,6 +93,14 @@ const FLAGS = {
   'resync-period': { type: 'string', default: '10m' },
   'backoff-base': { type: 'string', default: '1s' },
   'backoff-max': { type: 'string', default: '5m' },
+  'foreign-job-recheck': { type: 'string' },
+  'observer-backoff-max': { type: 'string', default: '1m' },
+  'secret-cache-ttl': { type: 'string', default: '10s' },
+  'milvus-client-idle': { type: 'string', default: '10m' },
+  'shutdown-timeout': { type: 'string', default: '30s' },
+  'conflict-retry': { type: 'string', default: '250ms' },
+  'watch-backoff-max': { type: 'string', default: '30s' },
+  'watch-inactivity-timeout': { type: 'string', default: '150s' },
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-namespace': { type: 'string' },
   'leader-election-id': { type: 'string', default: 'milvus-refresh-operator' },
@@ -140,6 +174,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     resyncPeriodMs: duration('resync-period', 1_000),
     backoffBaseMs: duration('backoff-base', 10),
     backoffMaxMs: duration('backoff-max', 10),
+    foreignJobRecheckMs: 0,
+    observerBackoffMaxMs: duration('observer-backoff-max', 100),
+    secretCacheTtlMs: duration('secret-cache-ttl', 0),
+    milvusClientIdleMs: duration('milvus-client-idle', 1_000),
+    shutdownTimeoutMs: duration('shutdown-timeout', 0),
+    conflictRetryMs: duration('conflict-retry', 0),
+    watchBackoffMaxMs: duration('watch-backoff-max', 1_000),
+    watchInactivityTimeoutMs: duration('watch-inactivity-timeout', 10_000),
     leaderElect: get('leader-elect') === true,
     leaderElectionNamespace: (get('leader-election-namespace') as string | undefined) ?? env.POD_NAMESPACE ?? 'default',
     leaderElectionId: String(get('leader-election-id')),
@@ -150,6 +192,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     healthProbeBindAddress: bind('health-probe-bind-address'),
     logLevel: logLevel as LogLevel,
   };
+  config.foreignJobRecheckMs =
+    get('foreign-job-recheck') === undefined ? 4 * config.pollIntervalMs : duration('foreign-job-recheck', 100);
   if (config.backoffMaxMs < config.backoffBaseMs)
     throw new ConfigError('--backoff-max must not be below --backoff-base');
   // A refresh call may still be accepted until its deadline: only after that may "no job appeared" count.

@@ -1,13 +1,16 @@
-/** Composition root: configuration, logger, manager; exit codes only. */
+/** Composition root: configuration, logger, failpoints, manager. The only place that exits the process. */
 import { ConfigError, HELP, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { parseFailpoints } from './runtime/failpoints.js';
 import { Manager } from './runtime/manager.js';
 
 let config;
+let failpoints;
 try {
   config = loadConfig(process.argv.slice(2));
+  failpoints = parseFailpoints(process.env.ECR_FAILPOINTS);
 } catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
+  if (!(err instanceof ConfigError) && !(err instanceof Error && err.message.startsWith('ECR_FAILPOINTS'))) throw err;
   process.stderr.write(`milvus-refresh-operator: ${err.message}\n\nRun with --help for usage.\n`);
   process.exit(2);
 }
@@ -21,7 +24,20 @@ log.info('Starting milvus-refresh-operator', {
   platform: `${process.platform}/${process.arch}`,
   pid: process.pid,
 });
-const manager = new Manager(config, log);
+const manager = new Manager(config, log, {
+  // Like controller-runtime: no draining, no new work. In-flight submissions are safe to cut short (their
+  // intent is recorded); the new leader adopts or resubmits by the in-doubt rules.
+  onLeadershipLost: () => process.exit(1),
+  ...(failpoints
+    ? {
+        step: (name) => {
+          if (!failpoints.has(name)) return;
+          process.stderr.write(`failpoint ${name}: killing the process\n`);
+          process.kill(process.pid, 'SIGKILL');
+        },
+      }
+    : {}),
+});
 let signals = 0;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {

@@ -3,11 +3,12 @@
  * Endpoint only; messages name the Secret and the key, never a value.
  */
 import { createHash } from 'node:crypto';
+import type { Reason } from '../api/reasons.js';
 import type { ExternalCollectionRefresh } from '../api/v1alpha1.js';
 import type { ConnectionPort, Endpoint } from '../reconcile/ports.js';
 import type { SecretData } from './kube.js';
 
-type Resolved = { ok: true; endpoint: Endpoint } | { ok: false; reason: string; message: string };
+type Resolved = { ok: true; endpoint: Endpoint } | { ok: false; reason: Reason; message: string };
 
 export class Connections implements ConnectionPort {
   constructor(private readonly readSecret: (namespace: string, name: string) => Promise<SecretData>) {}

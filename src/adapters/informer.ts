@@ -32,6 +32,8 @@ export interface InformerOptions {
   resyncPeriodMs: number;
   /** A watch that delivers nothing, not even a bookmark, for this long is treated as dead and reopened. */
   watchInactivityMs?: number;
+  /** Longest delay between attempts to reopen a failed watch or list (default 30 s). */
+  backoffMaxMs?: number;
   onKey: (key: string) => void;
   log: Logger;
   /** Informer (re)starts, for metrics: 'start', 'watch-error', 'relist'. */
@@ -155,7 +157,7 @@ export class RefreshInformer {
       }
       this.watching = false;
       this.failures += 1;
-      const delay = backoffMs(this.failures - 1, 1_000, 30_000);
+      const delay = backoffMs(this.failures - 1, 1_000, this.options.backoffMaxMs ?? 30_000);
       this.options.log.warn('Watch of ExternalCollectionRefresh failed; restarting', {
         error: apiErrorMessage(err),
         retryInMs: delay,
@@ -175,7 +177,7 @@ export class RefreshInformer {
       if (this.stopped) return;
       if (listError === undefined) break;
       this.failures += 1;
-      const delay = backoffMs(this.failures - 1, 1_000, 30_000);
+      const delay = backoffMs(this.failures - 1, 1_000, this.options.backoffMaxMs ?? 30_000);
       this.options.log.warn('Listing ExternalCollectionRefresh failed; retrying', {
         error: apiErrorMessage(listError),
         retryInMs: delay,

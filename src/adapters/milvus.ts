@@ -6,10 +6,11 @@
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { RefreshState } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
-import type { RefreshRequest } from '../reconcile/decide.js';
+import type { RefreshRequest } from '../reconcile/model.js';
 import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure, type MilvusFailureKind } from '../reconcile/types.js';
-import { extfsSecrets, scrub, secretForms } from '../util/scrub.js';
+import { extfsSecrets, secretForms } from '../util/scrub.js';
+import { type Status, classifyStatus, classifyThrown } from './milvus-errors.js';
 import { dropIpServerNames } from './tls-ip-servername.js';
 
 /** Observes each RPC (metrics). */
@@ -22,13 +23,6 @@ export interface MilvusClientsOptions {
   idleCloseMs?: number;
   log: Logger;
   onRpc?: RpcObserver;
-}
-
-interface Status {
-  error_code?: string | number;
-  code?: number;
-  reason?: string;
-  extra_info?: Record<string, string>;
 }
 
 interface WireJob {
@@ -44,17 +38,6 @@ interface WireJob {
 }
 
 const STATES: readonly string[] = ['RefreshPending', 'RefreshInProgress', 'RefreshCompleted', 'RefreshFailed'];
-const GRPC = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  DEADLINE_EXCEEDED: 4,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-};
 
 export class MilvusClients implements MilvusPort {
   private readonly pool = new Map<string, { client: MilvusClient; lastUsed: number }>();
@@ -216,60 +199,6 @@ function secretsOf(endpoint: Endpoint, spec?: string): string[] {
     }
   }
   return secretForms(out);
-}
-
-function classifyStatus(status: Status, secrets: string[]): MilvusFailure {
-  const message = scrub(status.reason ?? '', secrets) || `error code ${status.code ?? status.error_code}`;
-  const code = status.code;
-  const base = { message, ...(code !== undefined ? { code } : {}) };
-  const kind = ((): MilvusFailureKind => {
-    if (/in progress/i.test(message)) return 'duplicate';
-    if (/is not an external collection/i.test(message)) return 'notExternal';
-    if (code === 800 || /database not found/i.test(message)) return 'databaseNotFound';
-    if (
-      code === 100 ||
-      /collection not found|can't find collection/i.test(message) ||
-      status.error_code === 'CollectionNotExists'
-    )
-      return 'collectionNotFound';
-    if (code === 1 || code === 2) return 'unavailable';
-    if (
-      (code !== undefined && code >= 1400 && code < 1500) ||
-      /permission denied|not authenticated|auth check failure/i.test(message)
-    )
-      return 'auth';
-    if (code === 1100 || code === 1101 || code === 1102 || status.extra_info?.is_input_error === 'true')
-      return 'invalid';
-    return 'other';
-  })();
-  return { kind, ...base };
-}
-
-function classifyThrown(err: unknown, secrets: string[]): MilvusFailure {
-  const e = err as { code?: unknown; details?: unknown; message?: unknown };
-  const code = typeof e?.code === 'number' ? e.code : undefined;
-  const text = scrub(String(e?.details ?? e?.message ?? err), secrets);
-  switch (code) {
-    case GRPC.UNAVAILABLE:
-    case GRPC.DEADLINE_EXCEEDED:
-    case GRPC.CANCELLED:
-    case GRPC.RESOURCE_EXHAUSTED:
-      return {
-        kind: 'unavailable',
-        message: `${code === GRPC.DEADLINE_EXCEEDED ? 'deadline exceeded' : 'unavailable'}: ${text}`,
-      };
-    case GRPC.UNAUTHENTICATED:
-    case GRPC.PERMISSION_DENIED:
-      return { kind: 'auth', message: text };
-    case GRPC.UNIMPLEMENTED:
-      return { kind: 'unsupported', message: text };
-    default:
-      // Errors without a gRPC code come from the transport (DNS, TLS, a closed pool): the call may not have run.
-      return {
-        kind: code === undefined || code === GRPC.INTERNAL || code === GRPC.UNKNOWN ? 'unavailable' : 'other',
-        message: text,
-      };
-  }
 }
 
 function toMs(v: string | number | undefined): number {

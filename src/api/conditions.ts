@@ -1,4 +1,5 @@
 /** metav1.Condition bookkeeping for Ready / Reconciling / Stalled (kstatus, Argo CD, kubectl wait). */
+import { type Reason, SUCCEEDED } from './reasons.js';
 import type { Condition } from './v1alpha1.js';
 
 export const READY = 'Ready';
@@ -9,8 +10,8 @@ export const STALLED = 'Stalled';
 export interface Situation {
   /** ready: the current trigger's job completed; progressing: work under way; stalled: needs a change or time. */
   kind: 'ready' | 'progressing' | 'stalled';
-  /** CamelCase reason shared by the True condition and Ready. */
-  reason: string;
+  /** The reason shared by the True condition and Ready. */
+  reason: Reason;
   message: string;
 }
 
@@ -62,7 +63,7 @@ export function conditionsFor(
           type: RECONCILING,
           status: 'False',
           observedGeneration: generation,
-          reason: ready ? 'Succeeded' : s.reason,
+          reason: ready ? SUCCEEDED : s.reason,
           message: ready ? 'Nothing to do' : s.message,
         },
     now,
@@ -75,7 +76,7 @@ export function conditionsFor(
           type: STALLED,
           status: 'False',
           observedGeneration: generation,
-          reason: ready ? 'Succeeded' : s.reason,
+          reason: ready ? SUCCEEDED : s.reason,
           message: ready ? 'Nothing to do' : 'Not stalled',
         },
     now,

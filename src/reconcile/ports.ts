@@ -1,6 +1,7 @@
 /** The interfaces the reconciler needs, in its own words; adapters/ implements them. */
+import type { Reason } from '../api/reasons.js';
 import type { ExternalCollectionRefresh, ExternalCollectionRefreshStatus } from '../api/v1alpha1.js';
-import type { Claim, ObservedView, RefreshRequest, Watch } from './decide.js';
+import type { Claim, ObservedView, RefreshRequest, Watch } from './model.js';
 import type { JobInfo } from './types.js';
 
 /** Everything needed to talk to one Milvus: built from the spec and its Secrets. Never logged. */
@@ -51,7 +52,7 @@ export interface KubePort {
 export interface ConnectionPort {
   resolve(
     r: ExternalCollectionRefresh,
-  ): Promise<{ ok: true; endpoint: Endpoint } | { ok: false; reason: string; message: string }>;
+  ): Promise<{ ok: true; endpoint: Endpoint } | { ok: false; reason: Reason; message: string }>;
 }
 
 /** The job observer, as the reconciler uses it. */

@@ -6,7 +6,9 @@ import { READY, STALLED, findCondition } from '../api/conditions.js';
 import { type ExternalCollectionRefresh, type ExternalCollectionRefreshStatus } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
 import { collectionKeyOf } from './collection.js';
-import { type Decision, type DecideInput, type Settings, afterSubmit, decide, isSettled } from './decide.js';
+import { afterSubmit, decide } from './decide.js';
+import type { DecideInput, Requeue, Settings, SubmitResult, UpdateDecision } from './model.js';
+import { isSettled } from './phase.js';
 import {
   type ClaimsPort,
   ConflictError,
@@ -19,13 +21,6 @@ import {
 import { type JobInfo, MilvusCallError, type MilvusFailure } from './types.js';
 import { extfsSecrets, scrub, secretForms } from '../util/scrub.js';
 
-/** What the controller does with the key afterwards. */
-export interface Action {
-  requeueAfterMs?: number;
-  /** Requeue with the key's exponential backoff. */
-  backoff?: boolean;
-}
-
 export interface ReconcilerDeps {
   kube: KubePort;
   milvus: MilvusPort;
@@ -35,8 +30,10 @@ export interface ReconcilerDeps {
   settings: Settings;
   log: Logger;
   now?: () => number;
-  /** Called between the steps of a submission (crash tests hook failpoints here). */
-  step?: (name: 'after-intent' | 'after-refresh' | 'after-record') => void;
+  /** Called between the steps of a submission (crash tests hook failpoints here; unset in production). */
+  step?: (name: SubmissionStep) => void;
+  /** How many times the outcome of a refresh call is re-recorded after write conflicts before giving up. */
+  recordAttempts?: number;
   /** Counts status writes and Milvus calls (metrics). */
   onStatusWrite?: () => void;
 }
@@ -45,6 +42,9 @@ export interface ReconcilerDeps {
 const WARNING_REASONS = new Set(['MilvusUnavailable', 'JobDropped', 'MilvusError']);
 /** Progress of a job is status, not news: no events for these. */
 const QUIET_REASONS = new Set(['Submitting', 'RefreshPending', 'RefreshInProgress']);
+
+/** Named points of a submission, between its writes and its Milvus call. */
+export type SubmissionStep = 'after-intent' | 'after-refresh' | 'after-record';
 
 export class Reconciler {
   private readonly now: () => number;
@@ -57,8 +57,11 @@ export class Reconciler {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Reconciles `namespace/name`. Throws only on unexpected errors (the controller backs off). */
-  async reconcile(key: string): Promise<Action> {
+  /**
+   * Reconciles `namespace/name`; resolves with when to look again. Throws only on unexpected errors (the
+   * controller's error policy decides the retry). `log` carries the reconcile's id.
+   */
+  async reconcile(key: string, log: Logger = this.deps.log.child({ refresh: key })): Promise<Requeue> {
     const { observer, claims } = this.deps;
     // Not in the cache may only mean the cache is being rebuilt: ask the API server before letting go.
     const slash = key.indexOf('/');
@@ -68,9 +71,8 @@ export class Reconciler {
       observer.unwatch(key);
       claims.release(key);
       this.written.delete(key);
-      return {};
+      return undefined;
     }
-    const log = this.deps.log.child({ refresh: key });
     // A settled resource needs no Milvus connection: no Secret is read for it.
     const conn = isSettled(r) ? { ok: true as const, endpoint: undefined } : await this.deps.connections.resolve(r);
     const collectionKey = collectionKeyOf(r);
@@ -103,7 +105,7 @@ export class Reconciler {
     if (decision.kind === 'submit' && !claims.acquire(collectionKey, key)) {
       // Another resource took the collection while this one was listing: never submit beside it.
       decision = decide({ ...input, collectionJobs, claim: claims.holder(collectionKey, key) });
-      if (decision.kind !== 'update') return { requeueAfterMs: this.deps.settings.pollIntervalMs };
+      if (decision.kind !== 'update') return { afterMs: this.deps.settings.pollIntervalMs };
     }
     let base = r;
     if (decision.kind === 'submit' && conn.ok && conn.endpoint) {
@@ -116,7 +118,7 @@ export class Reconciler {
         trigger: decision.status.run?.trigger,
         attempt: decision.status.run?.attempts,
       });
-      let result: { jobId: string } | { failure: MilvusFailure };
+      let result: SubmitResult;
       try {
         result = { jobId: await this.deps.milvus.refresh(conn.endpoint, decision.request) };
         log.info('Submitted Milvus refresh job', { collection: decision.request.collection, jobId: result.jobId });
@@ -131,13 +133,19 @@ export class Reconciler {
       }
       this.deps.step?.('after-refresh');
       const since = this.noteAvailability(conn.endpoint.key, 'failure' in result ? result.failure : undefined);
-      const after = afterSubmit(base, result, this.now(), this.deps.settings, conn.endpoint.address, since);
+      const after = afterSubmit({
+        resource: base,
+        result,
+        now: this.now(),
+        settings: this.deps.settings,
+        address: conn.endpoint.address,
+        ...(since !== undefined ? { unavailableSinceMs: since } : {}),
+      });
       base = await this.recordSubmission(base, after, result, conn.endpoint.address);
       this.deps.step?.('after-record');
-      if (after.kind === 'update')
-        this.track(key, collectionKey, conn.endpoint, { ...after, status: base.status ?? {} });
+      this.track(key, collectionKey, conn.endpoint, { ...after, status: base.status ?? {} });
       await this.events(r, base.status ?? {}, log);
-      return this.action(after);
+      return after.requeue;
     }
 
     if (decision.kind !== 'update') throw new Error(`unexpected decision ${decision.kind}`);
@@ -151,7 +159,7 @@ export class Reconciler {
       }
       await this.events(r, st, log);
     }
-    return this.action(decision);
+    return decision.requeue;
   }
 
   /** The freshest copy we know: the informer's, unless it predates our own last write. */
@@ -182,15 +190,15 @@ export class Reconciler {
    */
   private async recordSubmission(
     base: ExternalCollectionRefresh,
-    after: Decision,
-    result: { jobId: string } | { failure: MilvusFailure },
+    after: UpdateDecision,
+    result: SubmitResult,
     address: string,
   ): Promise<ExternalCollectionRefresh> {
-    if (after.kind !== 'update') return base;
     const intent = base.status?.run?.submittedAt;
+    const attempts = this.deps.recordAttempts ?? 5;
     let target = base;
     let decision = after;
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < attempts; attempt++) {
       try {
         return await this.write(target, decision.status);
       } catch (err) {
@@ -199,13 +207,11 @@ export class Reconciler {
         if (!fresh || fresh.status?.run?.submittedAt !== intent || fresh.status?.jobId !== undefined)
           return fresh ?? base;
         target = fresh;
-        const again = afterSubmit(fresh, result, this.now(), this.deps.settings, address);
-        if (again.kind !== 'update') return fresh;
-        decision = again;
+        decision = afterSubmit({ resource: fresh, result, now: this.now(), settings: this.deps.settings, address });
       }
     }
     throw new ConflictError(
-      'could not record the refresh job after 5 conflicts; the next reconcile adopts it from Milvus',
+      `could not record the refresh job after ${attempts} conflicts; the next reconcile adopts it from Milvus`,
     );
   }
 
@@ -232,17 +238,11 @@ export class Reconciler {
     }
   }
 
-  private track(key: string, collectionKey: string, endpoint: Endpoint | undefined, d: Decision): void {
-    if (d.kind !== 'update') return;
-    if (d.claim) this.deps.claims.set(collectionKey, key, d.status.jobId);
+  private track(key: string, collectionKey: string, endpoint: Endpoint | undefined, d: UpdateDecision): void {
+    if (d.holdsCollection) this.deps.claims.set(collectionKey, key, d.status.jobId);
     else this.deps.claims.release(key);
     if (d.watch && endpoint) this.deps.observer.watch(key, endpoint, d.watch);
     else if (!d.watch) this.deps.observer.unwatch(key);
-  }
-
-  private action(d: Decision): Action {
-    if (d.kind !== 'update' || !d.requeue) return {};
-    return 'backoff' in d.requeue ? { backoff: true } : { requeueAfterMs: d.requeue.afterMs };
   }
 
   /** Events on transitions only: when the Ready reason changes. */

@@ -45,8 +45,3 @@ export class MilvusCallError extends Error {
     this.name = 'MilvusCallError';
   }
 }
-
-/** Failures after which Milvus certainly created no job. */
-export function isDefinitive(kind: MilvusFailureKind): boolean {
-  return kind !== 'unavailable' && kind !== 'duplicate' && kind !== 'other';
-}

@@ -4,8 +4,9 @@
  * of its resources submit for the same collection at once; the others wait their turn.
  */
 import type { ExternalCollectionRefresh } from '../api/v1alpha1.js';
-import { collectionKeyOf, holdsCollection } from '../reconcile/collection.js';
-import type { Claim } from '../reconcile/decide.js';
+import { collectionKeyOf } from '../reconcile/collection.js';
+import type { Claim } from '../reconcile/model.js';
+import { holdsCollection } from '../reconcile/phase.js';
 import type { ClaimsPort } from '../reconcile/ports.js';
 
 export class Claims implements ClaimsPort {

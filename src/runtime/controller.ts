@@ -1,29 +1,34 @@
 /**
  * Runs reconciles: N workers take keys from the work queue; a key is never reconciled twice at once; the
- * result decides the requeue (delay, backoff, or nothing); a reconcile that throws backs off per key.
+ * error policy (policy.ts) turns each outcome into one queue step. Every log line of a reconcile carries
+ * the key and a reconcile id.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import type { Action } from '../reconcile/reconciler.js';
-import { ConflictError } from '../reconcile/ports.js';
+import type { Requeue } from '../reconcile/model.js';
+import { type PolicySettings, type ReconcileResult, queueStep } from './policy.js';
 import type { WorkQueue } from './workqueue.js';
-import { apiErrorMessage } from '../adapters/kube.js';
 
 export interface ControllerHooks {
-  /** result: success | error | requeue | requeue_after (controller-runtime's labels). */
-  reconciled?(result: 'success' | 'error' | 'requeue' | 'requeue_after', seconds: number): void;
+  reconciled?(result: ReconcileResult, seconds: number): void;
   activeWorkers?(n: number): void;
+}
+
+export interface ControllerOptions {
+  queue: WorkQueue;
+  reconcile: (key: string, log: Logger) => Promise<Requeue>;
+  log: Logger;
+  policy: PolicySettings;
+  /** Describes an error for the log (the API server's message, not a stack). */
+  describeError: (err: unknown) => string;
+  hooks?: ControllerHooks;
 }
 
 export class Controller {
   private readonly workers: Promise<void>[] = [];
   private active = 0;
 
-  constructor(
-    private readonly queue: WorkQueue,
-    private readonly reconcile: (key: string) => Promise<Action>,
-    private readonly log: Logger,
-    private readonly hooks: ControllerHooks = {},
-  ) {}
+  constructor(private readonly options: ControllerOptions) {}
 
   /** Starts `n` workers. */
   start(n: number): void {
@@ -36,40 +41,47 @@ export class Controller {
   }
 
   private async work(): Promise<void> {
-    for (let key = await this.queue.get(); key !== undefined; key = await this.queue.get()) {
-      this.hooks.activeWorkers?.(++this.active);
-      const started = Date.now();
+    const { queue, hooks } = this.options;
+    for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+      hooks?.activeWorkers?.(++this.active);
       try {
-        const action = await this.reconcile(key);
-        const seconds = (Date.now() - started) / 1000;
-        if (action.backoff) {
-          this.queue.addRateLimited(key);
-          this.hooks.reconciled?.('requeue', seconds);
-        } else {
-          this.queue.forget(key);
-          if (action.requeueAfterMs !== undefined) {
-            this.queue.addAfter(key, action.requeueAfterMs);
-            this.hooks.reconciled?.('requeue_after', seconds);
-          } else {
-            this.hooks.reconciled?.('success', seconds);
-          }
-        }
-      } catch (err) {
-        const seconds = (Date.now() - started) / 1000;
-        if (err instanceof ConflictError) {
-          // Someone wrote meanwhile: the watch brings the new version; look again shortly.
-          this.log.debug('Reconcile hit a conflict; retrying', { refresh: key });
-          this.queue.addAfter(key, 250);
-          this.hooks.reconciled?.('requeue_after', seconds);
-        } else {
-          const delay = this.queue.addRateLimited(key);
-          this.log.error('Reconcile failed', { refresh: key, error: apiErrorMessage(err), retryInMs: delay });
-          this.hooks.reconciled?.('error', seconds);
-        }
+        await this.process(key);
       } finally {
-        this.hooks.activeWorkers?.(--this.active);
-        this.queue.done(key);
+        hooks?.activeWorkers?.(--this.active);
+        queue.done(key);
       }
     }
+  }
+
+  /** One reconcile of `key`, then the queue step the error policy chooses. */
+  private async process(key: string): Promise<void> {
+    const { queue, hooks } = this.options;
+    const log = this.options.log.child({ refresh: key, reconcileID: randomUUID() });
+    const started = Date.now();
+    let outcome: { requeue: Requeue } | { error: unknown };
+    try {
+      outcome = { requeue: await this.options.reconcile(key, log) };
+    } catch (error) {
+      outcome = { error };
+    }
+    const step = queueStep(outcome, this.options.policy);
+    switch (step.kind) {
+      case 'forget':
+        queue.forget(key);
+        break;
+      case 'after':
+        if (step.forget) queue.forget(key);
+        queue.addAfter(key, step.ms);
+        break;
+      case 'backoff': {
+        const delay = queue.addRateLimited(key);
+        if ('error' in outcome)
+          log.error('Reconcile failed', { error: this.options.describeError(outcome.error), retryInMs: delay });
+        break;
+      }
+    }
+    if ('error' in outcome && step.kind === 'after')
+      log.debug('Reconcile hit a conflict; retrying', { retryInMs: step.ms });
+    hooks?.reconciled?.(step.result, (Date.now() - started) / 1000);
   }
 }

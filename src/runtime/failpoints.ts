@@ -1,21 +1,22 @@
 /**
- * Crash points for tests of crash safety: `ECR_FAILPOINTS=after-intent,after-refresh` makes the process
- * kill itself with SIGKILL when it reaches one of them, exactly as a node failure would. Unset in production.
+ * Crash points for tests of crash safety: `ECR_FAILPOINTS=after-intent,after-refresh` names the steps of a
+ * submission at which the process must die exactly as a node failure would. main.ts wires them in only
+ * when the variable is set; in production nothing is called.
  */
-const enabled = new Set(
-  (process.env.ECR_FAILPOINTS ?? '')
+import type { SubmissionStep } from '../reconcile/reconciler.js';
+
+const STEPS: readonly SubmissionStep[] = ['after-intent', 'after-refresh', 'after-record'];
+
+/** The steps named in `spec` (comma-separated); undefined when none. Throws on an unknown name. */
+export function parseFailpoints(spec: string | undefined): ReadonlySet<SubmissionStep> | undefined {
+  const names = (spec ?? '')
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean),
-);
-
-/** Named points of the submission sequence. */
-export type Failpoint = 'after-intent' | 'after-refresh' | 'after-record';
-
-/** Dies here if the failpoint is enabled. */
-export function failpoint(name: Failpoint): void {
-  if (enabled.has(name)) {
-    process.stderr.write(`failpoint ${name}: killing the process\n`);
-    process.kill(process.pid, 'SIGKILL');
+    .filter(Boolean);
+  if (names.length === 0) return undefined;
+  for (const n of names) {
+    if (!STEPS.includes(n as SubmissionStep))
+      throw new Error(`ECR_FAILPOINTS: unknown failpoint ${JSON.stringify(n)} (known: ${STEPS.join(', ')})`);
   }
+  return new Set(names as SubmissionStep[]);
 }

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { Connections } from '../adapters/connection.js';
 import { RefreshInformer } from '../adapters/informer.js';
-import { KubeAdapter } from '../adapters/kube.js';
+import { KubeAdapter, apiErrorMessage } from '../adapters/kube.js';
 import { type PooledKubeConfig, loadKubeConfig, onApiConnection } from '../adapters/kubeconfig.js';
 import { MilvusClients } from '../adapters/milvus.js';
 import { HISTORY_LIMIT } from '../api/v1alpha1.js';
@@ -14,13 +14,20 @@ import type { OperatorConfig } from '../config.js';
 import { Metrics } from '../http/metrics.js';
 import { serve } from '../http/server.js';
 import type { Logger } from '../logger.js';
-import { Reconciler } from '../reconcile/reconciler.js';
+import { Reconciler, type SubmissionStep } from '../reconcile/reconciler.js';
 import { Claims } from './claims.js';
 import { Controller } from './controller.js';
-import { failpoint } from './failpoints.js';
 import { LeaderElector } from './leader-election.js';
 import { JobObserver } from './observer.js';
 import { WorkQueue } from './workqueue.js';
+
+/** What the composition root (main.ts) hands the manager besides configuration. */
+export interface ManagerHooks {
+  /** Leadership was lost: the process must end now (main exits; another replica takes over). */
+  onLeadershipLost: () => void;
+  /** Called between the steps of a submission: crash tests' failpoints, only when enabled. */
+  step?: (name: SubmissionStep) => void;
+}
 
 export class Manager {
   private readonly kc: PooledKubeConfig;
@@ -32,6 +39,7 @@ export class Manager {
   private readonly controller: Controller;
   private readonly elector: LeaderElector | undefined;
   private readonly claims = new Claims();
+  private readonly hooks: ManagerHooks;
   private readonly servers: Server[] = [];
   private started = false;
   private stopping: Promise<void> | undefined;
@@ -39,7 +47,10 @@ export class Manager {
   constructor(
     private readonly config: OperatorConfig,
     private readonly log: Logger,
+    hooks?: ManagerHooks,
   ) {
+    // Embedded (the demo) a lost lease stops the manager; main.ts exits the process instead.
+    this.hooks = hooks ?? { onLeadershipLost: () => void this.stop() };
     this.kc = loadKubeConfig(config.kubeconfig);
     this.metrics = new Metrics({
       states: () => {
@@ -73,6 +84,8 @@ export class Manager {
     this.informer = new RefreshInformer(this.kc, {
       ...(config.namespace ? { namespace: config.namespace } : {}),
       resyncPeriodMs: config.resyncPeriodMs,
+      watchInactivityMs: config.watchInactivityTimeoutMs,
+      backoffMaxMs: config.watchBackoffMaxMs,
       onKey: (key) => this.queue.add(key),
       log,
       onRestart: (reason) => m.informerRestarts.inc({ reason }),
@@ -80,6 +93,7 @@ export class Manager {
     onApiConnection(() => m.kubeConnections.inc());
     this.milvus = new MilvusClients({
       rpcTimeoutMs: config.rpcTimeoutMs,
+      idleCloseMs: config.milvusClientIdleMs,
       log,
       onRpc: (method, outcome, seconds) => {
         m.milvusRpc.inc({ method, outcome });
@@ -89,12 +103,13 @@ export class Manager {
     this.observer = new JobObserver(
       this.milvus,
       (key) => this.queue.add(key),
-      { pollIntervalMs: config.pollIntervalMs, maxBackoffMs: 60_000 },
+      { pollIntervalMs: config.pollIntervalMs, maxBackoffMs: config.observerBackoffMaxMs },
       log,
     );
     const kube = new KubeAdapter(this.kc, {
       cached: (key) => this.informer.get(key),
       log,
+      secretTtlMs: config.secretCacheTtlMs,
       onApiCall: (what, code) => m.kubeApi.inc({ what, code: String(code) }),
     });
     const reconciler = new Reconciler({
@@ -109,18 +124,26 @@ export class Manager {
         unavailableStallMs: config.unavailableStallMs,
         maxSubmitAttempts: config.maxSubmitAttempts,
         historyLimit: HISTORY_LIMIT,
+        foreignJobRecheckMs: config.foreignJobRecheckMs,
       },
       log,
-      step: failpoint,
+      ...(this.hooks.step ? { step: this.hooks.step } : {}),
       onStatusWrite: () => m.statusWrites.inc(),
     });
-    this.controller = new Controller(this.queue, (key) => reconciler.reconcile(key), log, {
-      reconciled: (result, seconds) => {
-        m.reconcileTotal.inc({ controller: controllerName, result });
-        if (result === 'error') m.reconcileErrors.inc({ controller: controllerName });
-        m.reconcileTime.observe({ controller: controllerName }, seconds);
+    this.controller = new Controller({
+      queue: this.queue,
+      reconcile: (key, log) => reconciler.reconcile(key, log),
+      log,
+      policy: { conflictRetryMs: config.conflictRetryMs },
+      describeError: apiErrorMessage,
+      hooks: {
+        reconciled: (result, seconds) => {
+          m.reconcileTotal.inc({ controller: controllerName, result });
+          if (result === 'error') m.reconcileErrors.inc({ controller: controllerName });
+          m.reconcileTime.observe({ controller: controllerName }, seconds);
+        },
+        activeWorkers: (n) => m.activeWorkers.set({ controller: controllerName }, n),
       },
-      activeWorkers: (n) => m.activeWorkers.set({ controller: controllerName }, n),
     });
     if (config.leaderElect) {
       this.elector = new LeaderElector(this.kc, {
@@ -158,7 +181,7 @@ export class Manager {
         // Like controller-runtime: no draining, no new work. In-flight submissions are safe to cut short
         // (their intent is recorded); the new leader adopts or resubmits by the in-doubt rules.
         this.log.error('Leadership lost; exiting so another replica takes over');
-        process.exit(1);
+        this.hooks.onLeadershipLost();
       });
       if (!leading) return;
     }
@@ -188,7 +211,7 @@ export class Manager {
       this.log.info('Shutting down');
       await this.informer.stop();
       this.queue.shutdown();
-      await Promise.race([this.controller.drain(), new Promise((r) => setTimeout(r, 30_000))]);
+      await Promise.race([this.controller.drain(), new Promise((r) => setTimeout(r, this.config.shutdownTimeoutMs))]);
       this.observer.stop();
       await this.milvus.close();
       await this.elector?.release();

@@ -4,7 +4,7 @@
  * it watches (its own, or a foreign one it waits for); after each list the observer wakes the resources
  * whose view changed or whose job is still missing.
  */
-import type { ObservedView, Watch } from '../reconcile/decide.js';
+import type { ObservedView, Watch } from '../reconcile/model.js';
 import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure } from '../reconcile/types.js';
 import type { Logger } from '../logger.js';

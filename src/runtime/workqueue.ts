@@ -22,6 +22,8 @@ export interface WorkQueueOptions {
   /** Injected for tests. */
   setTimer?: (fn: () => void, ms: number) => { cancel(): void };
   now?: () => number;
+  /** Jitter source of the backoff (tests pass NO_JITTER). */
+  random?: () => number;
 }
 
 export class WorkQueue {
@@ -85,7 +87,7 @@ export class WorkQueue {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
     this.options.hooks?.retried?.();
-    const delay = backoffMs(failures, this.options.baseBackoffMs, this.options.maxBackoffMs);
+    const delay = backoffMs(failures, this.options.baseBackoffMs, this.options.maxBackoffMs, this.options.random);
     this.addAfter(key, delay);
     return delay;
   }

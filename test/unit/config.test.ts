@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, HELP, loadConfig } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('has defaults a cluster install can run with', () => {
@@ -30,8 +30,38 @@ describe('loadConfig', () => {
     [['--leader-elect-renew-deadline=20s'], '--leader-elect-lease-duration must exceed --leader-elect-renew-deadline'],
     [['--bogus'], "Unknown option '--bogus'"],
     [['--submit-grace=5s', '--rpc-timeout=10s'], '--submit-grace must be longer than --rpc-timeout'],
+    [['--watch-inactivity-timeout=1s'], '--watch-inactivity-timeout: 1s is below the minimum of 10000ms'],
+    [['--foreign-job-recheck=later'], '--foreign-job-recheck: "later" is not a duration'],
   ])('rejects %j naming the flag', (argv, message) => {
     expect(() => loadConfig(argv, {})).toThrow(ConfigError);
     expect(() => loadConfig(argv, {})).toThrow(message);
+  });
+
+  it('has a flag for every tunable, with the documented defaults', () => {
+    const c = loadConfig([], {})!;
+    expect(c).toMatchObject({
+      foreignJobRecheckMs: 20_000, // 4 x the 5 s poll interval
+      observerBackoffMaxMs: 60_000,
+      secretCacheTtlMs: 10_000,
+      milvusClientIdleMs: 600_000,
+      shutdownTimeoutMs: 30_000,
+      conflictRetryMs: 250,
+      watchBackoffMaxMs: 30_000,
+      watchInactivityTimeoutMs: 150_000,
+    });
+    expect(loadConfig(['--poll-interval=1s'], {})!.foreignJobRecheckMs).toBe(4_000);
+    expect(loadConfig(['--poll-interval=1s'], { ECR_FOREIGN_JOB_RECHECK: '9s' })!.foreignJobRecheckMs).toBe(9_000);
+    for (const flag of [
+      'foreign-job-recheck',
+      'observer-backoff-max',
+      'secret-cache-ttl',
+      'milvus-client-idle',
+      'shutdown-timeout',
+      'conflict-retry',
+      'watch-backoff-max',
+      'watch-inactivity-timeout',
+    ]) {
+      expect(HELP).toContain(`--${flag}`);
+    }
   });
 });

@@ -1,62 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { findCondition } from '../../../src/api/conditions.js';
 import type { ExternalCollectionRefresh, ExternalCollectionRefreshStatus } from '../../../src/api/v1alpha1.js';
-import {
-  type DecideInput,
-  type Decision,
-  type Settings,
-  afterSubmit,
-  decide,
-  isSettled,
-} from '../../../src/reconcile/decide.js';
-import type { JobInfo } from '../../../src/reconcile/types.js';
-
-const NOW = Date.UTC(2026, 10, 29, 12, 0, 0);
-const SETTINGS: Settings = {
-  pollIntervalMs: 5_000,
-  submitGraceMs: 30_000,
-  unavailableStallMs: 600_000,
-  maxSubmitAttempts: 3,
-  historyLimit: 5,
-};
-const BASE_ID = 470_000_000_000_000_000n;
-const id = (n: number): string => (BASE_ID + BigInt(n)).toString();
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** A resource builder: aRefresh().atGeneration(2).requested('x').withStatus({...}) */
-function aRefresh(
-  status?: ExternalCollectionRefreshStatus,
-  opts: { generation?: number; requestedAt?: string } = {},
-): ExternalCollectionRefresh {
-  return {
-    apiVersion: 'milvus.io/v1alpha1',
-    kind: 'ExternalCollectionRefresh',
-    metadata: {
-      name: 'products',
-      namespace: 'search',
-      generation: opts.generation ?? 1,
-      resourceVersion: '10',
-      ...(opts.requestedAt ? { annotations: { 'milvus.io/refresh-requested-at': opts.requestedAt } } : {}),
-    },
-    spec: { milvus: { address: 'milvus:19530' }, collectionName: 'products' },
-    ...(status ? { status } : {}),
-  };
-}
-
-function aJob(n: number, state: JobInfo['state'], progress = 0, extra: Partial<JobInfo> = {}): JobInfo {
-  return {
-    jobId: id(n),
-    collectionName: 'products',
-    state,
-    progress,
-    reason: '',
-    externalSource: 's3://lake/products/',
-    externalSpec: '{"format":"parquet"}',
-    startTimeMs: NOW - 60_000,
-    endTimeMs: state === 'RefreshCompleted' || state === 'RefreshFailed' ? NOW - 1_000 : 0,
-    ...extra,
-  };
-}
+import { NOW, SETTINGS, aJob, aRefresh, id, iso, submitted } from '../../support/builders.js';
+import { afterSubmit, decide } from '../../../src/reconcile/decide.js';
+import type { DecideInput, Decision } from '../../../src/reconcile/model.js';
+import { isSettled } from '../../../src/reconcile/phase.js';
 
 function input(r: ExternalCollectionRefresh, extra: Partial<DecideInput> = {}): DecideInput {
   return { now: NOW, resource: r, settings: SETTINGS, connection: { ok: true, address: 'milvus:19530' }, ...extra };
@@ -72,28 +20,16 @@ function ready(d: Decision): { status: string; reason: string; message: string }
   return { status: c.status, reason: c.reason, message: c.message };
 }
 
-const submitted = (
-  n = 0,
-  extra: Partial<ExternalCollectionRefreshStatus['run']> = {},
-): ExternalCollectionRefreshStatus => ({
-  observedGeneration: 1,
-  run: {
-    generation: 1,
-    requestedAt: '',
-    trigger: 'created',
-    submittedAt: iso(NOW - 1_000),
-    baselineJobId: id(n),
-    attempts: 1,
-    ...extra,
-  },
-});
-
 describe('decide: a new resource', () => {
   it('asks for the collection jobs first, then submits with the highest listed id as baseline', () => {
     const r = aRefresh();
     expect(decide(input(r))).toEqual({ kind: 'listCollectionJobs' });
     const d = decide(
-      input(r, { collectionJobs: { jobs: [aJob(3, 'RefreshCompleted', 100), aJob(7, 'RefreshFailed', 20)] } }),
+      input(r, {
+        collectionJobs: {
+          jobs: [aJob(3, 'RefreshCompleted', { progress: 100 }), aJob(7, 'RefreshFailed', { progress: 20 })],
+        },
+      }),
     );
     expect(d.kind).toBe('submit');
     if (d.kind !== 'submit') return;
@@ -127,9 +63,11 @@ describe('decide: a new resource', () => {
   });
 
   it('waits for a job it did not start instead of submitting, and watches the collection', () => {
-    const d = update(decide(input(aRefresh(), { collectionJobs: { jobs: [aJob(9, 'RefreshInProgress', 40)] } })));
+    const d = update(
+      decide(input(aRefresh(), { collectionJobs: { jobs: [aJob(9, 'RefreshInProgress', { progress: 40 })] } })),
+    );
     expect(d.watch).toEqual({ jobId: id(9) });
-    expect(d.claim).toBe(false);
+    expect(d.holdsCollection).toBe(false);
     expect(ready(d)).toMatchObject({ status: 'False', reason: 'WaitingForActiveJob' });
     expect(ready(d).message).toContain(`job ${id(9)}`);
   });
@@ -139,9 +77,10 @@ describe('decide: a new resource', () => {
     expect(ready(d).reason).toBe('WaitingForActiveJob');
     expect(update(d).watch).toEqual({ jobId: id(9) });
     // Once it ended, the collection is listed again (the list, not the observer, says whether another started).
-    expect(decide(input(aRefresh(), { view: { fetchedAtMs: NOW, job: aJob(9, 'RefreshCompleted', 100) } })).kind).toBe(
-      'listCollectionJobs',
-    );
+    expect(
+      decide(input(aRefresh(), { view: { fetchedAtMs: NOW, job: aJob(9, 'RefreshCompleted', { progress: 100 }) } }))
+        .kind,
+    ).toBe('listCollectionJobs');
   });
 
   it('waits for another resource of the operator that holds the collection, without calling Milvus', () => {
@@ -206,9 +145,17 @@ describe('decide: a new resource', () => {
 });
 
 describe('decide: after the refresh call (afterSubmit)', () => {
-  const intent = aRefresh(submitted(0));
+  const intent = aRefresh({ status: submitted(0) });
   it('records the job id and watches it', () => {
-    const d = update(afterSubmit(intent, { jobId: id(11) }, NOW, SETTINGS, 'milvus:19530'));
+    const d = update(
+      afterSubmit({
+        resource: intent,
+        result: { jobId: id(11) },
+        now: NOW,
+        settings: SETTINGS,
+        address: 'milvus:19530',
+      }),
+    );
     expect(d.status.jobId).toBe(id(11));
     expect(d.status.state).toBeUndefined(); // not claimed before Milvus reports it
     expect(d.watch).toEqual({ jobId: id(11) });
@@ -217,44 +164,56 @@ describe('decide: after the refresh call (afterSubmit)', () => {
 
   it('keeps the intent when the call may have reached Milvus (unavailable), and when Milvus says "in progress"', () => {
     for (const kind of ['unavailable', 'duplicate'] as const) {
-      const d = update(afterSubmit(intent, { failure: { kind, message: 'x' } }, NOW, SETTINGS, 'milvus:19530'));
+      const d = update(
+        afterSubmit({
+          resource: intent,
+          result: { failure: { kind, message: 'x' } },
+          now: NOW,
+          settings: SETTINGS,
+          address: 'milvus:19530',
+        }),
+      );
       expect(d.status.run?.submittedAt).toBe(intent.status!.run!.submittedAt);
-      expect(d.claim).toBe(true);
+      expect(d.holdsCollection).toBe(true);
     }
   });
 
   it('drops the intent when Milvus certainly created no job', () => {
     const d = update(
-      afterSubmit(
-        intent,
-        {
+      afterSubmit({
+        resource: intent,
+        result: {
           failure: {
             kind: 'notExternal',
             message: 'collection products is not an external collection: invalid parameter',
           },
         },
-        NOW,
-        SETTINGS,
-        'm',
-      ),
+        now: NOW,
+        settings: SETTINGS,
+        address: 'm',
+      }),
     );
     expect(d.status.run?.submittedAt).toBeUndefined();
     expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({
       status: 'True',
       reason: 'NotExternalCollection',
     });
-    expect(d.claim).toBe(false);
+    expect(d.holdsCollection).toBe(false);
   });
 });
 
 describe('decide: a submission in doubt (the process died around the call)', () => {
   it('adopts the first job above the baseline', () => {
-    const r = aRefresh(submitted(5));
+    const r = aRefresh({ status: submitted(5) });
     const d = update(
       decide(
         input(r, {
           collectionJobs: {
-            jobs: [aJob(12, 'RefreshPending'), aJob(9, 'RefreshInProgress', 10), aJob(5, 'RefreshCompleted', 100)],
+            jobs: [
+              aJob(12, 'RefreshPending'),
+              aJob(9, 'RefreshInProgress', { progress: 10 }),
+              aJob(5, 'RefreshCompleted', { progress: 100 }),
+            ],
           },
         }),
       ),
@@ -266,8 +225,8 @@ describe('decide: a submission in doubt (the process died around the call)', () 
   });
 
   it('adopts a job that already ended, and is done', () => {
-    const r = aRefresh(submitted(5));
-    const d = update(decide(input(r, { collectionJobs: { jobs: [aJob(6, 'RefreshCompleted', 100)] } })));
+    const r = aRefresh({ status: submitted(5) });
+    const d = update(decide(input(r, { collectionJobs: { jobs: [aJob(6, 'RefreshCompleted', { progress: 100 })] } })));
     expect(d.status).toMatchObject({
       jobId: id(6),
       state: 'RefreshCompleted',
@@ -279,7 +238,7 @@ describe('decide: a submission in doubt (the process died around the call)', () 
   });
 
   it('does not adopt the job another resource holds', () => {
-    const r = aRefresh(submitted(5));
+    const r = aRefresh({ status: submitted(5) });
     const d = update(
       decide(
         input(r, {
@@ -293,16 +252,19 @@ describe('decide: a submission in doubt (the process died around the call)', () 
   });
 
   it('waits out the grace period before calling again (Milvus persists jobs asynchronously)', () => {
-    const r = aRefresh(submitted(5));
-    const d = update(decide(input(r, { collectionJobs: { jobs: [aJob(5, 'RefreshCompleted', 100)] } })));
+    const r = aRefresh({ status: submitted(5) });
+    const d = update(decide(input(r, { collectionJobs: { jobs: [aJob(5, 'RefreshCompleted', { progress: 100 })] } })));
     expect(d.status.jobId).toBeUndefined();
     expect(d.requeue).toEqual({ afterMs: SETTINGS.submitGraceMs - 1_000 });
   });
 
   it('calls again after the grace period when no job appeared, counting the attempt', () => {
-    const r = aRefresh(submitted(5));
+    const r = aRefresh({ status: submitted(5) });
     const d = decide(
-      input({ ...r }, { now: NOW + 40_000, collectionJobs: { jobs: [aJob(5, 'RefreshCompleted', 100)] } }),
+      input(
+        { ...r },
+        { now: NOW + 40_000, collectionJobs: { jobs: [aJob(5, 'RefreshCompleted', { progress: 100 })] } },
+      ),
     );
     expect(d.kind === 'submit' && d.status.run).toMatchObject({
       attempts: 2,
@@ -313,7 +275,7 @@ describe('decide: a submission in doubt (the process died around the call)', () 
   });
 
   it('gives up after maxSubmitAttempts calls left no job', () => {
-    const r = aRefresh(submitted(5, { attempts: 3 }));
+    const r = aRefresh({ status: submitted(5, { attempts: 3 }) });
     const d = update(decide(input(r, { now: NOW + 40_000, collectionJobs: { jobs: [] } })));
     expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'SubmitLost' });
     const again = decide(input({ ...r, status: d.status }, { now: NOW + 50_000 }));
@@ -330,8 +292,8 @@ describe('decide: following a job', () => {
   };
 
   it('copies every field Milvus reports and stays Reconciling while it runs', () => {
-    const job = aJob(1, 'RefreshInProgress', 55, { reason: '' });
-    const d = update(decide(input(aRefresh(running), { view: { fetchedAtMs: NOW, job } })));
+    const job = aJob(1, 'RefreshInProgress', { progress: 55, reason: '' });
+    const d = update(decide(input(aRefresh({ status: running }), { view: { fetchedAtMs: NOW, job } })));
     expect(d.status).toMatchObject({
       jobId: id(1),
       collectionName: 'products',
@@ -352,8 +314,8 @@ describe('decide: following a job', () => {
   it('shows a transient reason while Pending without calling it a failure', () => {
     const d = update(
       decide(
-        input(aRefresh(running), {
-          view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshPending', 0, { reason: 'NoSuchBucket' }) },
+        input(aRefresh({ status: running }), {
+          view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshPending', { progress: 0, reason: 'NoSuchBucket' }) },
         }),
       ),
     );
@@ -364,7 +326,11 @@ describe('decide: following a job', () => {
 
   it("becomes Ready when the job completes, and Stalled with Milvus' reason when it fails", () => {
     const done = update(
-      decide(input(aRefresh(running), { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshCompleted', 100) } })),
+      decide(
+        input(aRefresh({ status: running }), {
+          view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshCompleted', { progress: 100 }) },
+        }),
+      ),
     );
     expect(ready(done)).toMatchObject({ status: 'True', reason: 'RefreshCompleted' });
     expect(done.status.lastSuccessfulTime).toBe(iso(NOW - 1_000));
@@ -372,8 +338,11 @@ describe('decide: following a job', () => {
     expect(done.watch).toBeUndefined();
     const failed = update(
       decide(
-        input(aRefresh(running), {
-          view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshFailed', 30, { reason: 'worker failure 1/1: boom' }) },
+        input(aRefresh({ status: running }), {
+          view: {
+            fetchedAtMs: NOW,
+            job: aJob(1, 'RefreshFailed', { progress: 30, reason: 'worker failure 1/1: boom' }),
+          },
         }),
       ),
     );
@@ -393,13 +362,15 @@ describe('decide: following a job', () => {
         sinceMs: since,
       },
     };
-    const d = update(decide(input(aRefresh(running), { view })));
+    const d = update(decide(input(aRefresh({ status: running }), { view })));
     expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({
       status: 'True',
       reason: 'MilvusUnavailable',
     });
     expect(ready(d).message).toContain('Last known: Milvus refresh job');
-    const later = update(decide(input(aRefresh(running), { view, now: since + SETTINGS.unavailableStallMs })));
+    const later = update(
+      decide(input(aRefresh({ status: running }), { view, now: since + SETTINGS.unavailableStallMs })),
+    );
     expect(findCondition(later.status.conditions, 'Stalled')).toMatchObject({
       status: 'True',
       reason: 'MilvusUnavailable',
@@ -409,12 +380,12 @@ describe('decide: following a job', () => {
 
   it('treats a job Milvus never reported after the grace period as dropped (milvus#49231) and goes back to doubt', () => {
     const unseen: ExternalCollectionRefreshStatus = { ...submitted(0), jobId: id(1) };
-    const early = update(decide(input(aRefresh(unseen), { view: { fetchedAtMs: NOW } })));
+    const early = update(decide(input(aRefresh({ status: unseen }), { view: { fetchedAtMs: NOW } })));
     expect(early.status.jobId).toBe(id(1));
     // Missing from the lists for less than the grace period: not yet conclusive.
     const brief = update(
       decide(
-        input(aRefresh(unseen), {
+        input(aRefresh({ status: unseen }), {
           now: NOW + 40_000,
           view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 30_000 },
         }),
@@ -423,7 +394,7 @@ describe('decide: following a job', () => {
     expect(brief.status.jobId).toBe(id(1));
     const d = update(
       decide(
-        input(aRefresh(unseen), {
+        input(aRefresh({ status: unseen }), {
           now: NOW + 40_000,
           view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 1_000 },
         }),
@@ -437,7 +408,7 @@ describe('decide: following a job', () => {
   it('reports a job that vanished after being seen as JobLost, and stops following it', () => {
     const blip = update(
       decide(
-        input(aRefresh(running), {
+        input(aRefresh({ status: running }), {
           now: NOW + 40_000,
           view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 38_000 },
         }),
@@ -447,7 +418,7 @@ describe('decide: following a job', () => {
     expect(blip.watch).toEqual({ jobId: id(1) });
     const d = update(
       decide(
-        input(aRefresh(running), {
+        input(aRefresh({ status: running }), {
           now: NOW + 40_000,
           view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 5_000 },
         }),
@@ -456,7 +427,7 @@ describe('decide: following a job', () => {
     expect(findCondition(d.status.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'JobLost' });
     expect(d.status.state).toBe('RefreshInProgress'); // the last state Milvus reported, not an invented one
     expect(d.watch).toBeUndefined();
-    const after = update(decide(input(aRefresh(d.status), { now: NOW + 50_000 })));
+    const after = update(decide(input(aRefresh({ status: d.status }), { now: NOW + 50_000 })));
     expect(after.requeue).toBeUndefined();
     expect(after.watch).toBeUndefined();
   });
@@ -472,18 +443,18 @@ describe('decide: triggers', () => {
   };
 
   it('does nothing, and calls nothing, when the current trigger is done', () => {
-    const d = update(decide(input(aRefresh(completed))));
+    const d = update(decide(input(aRefresh({ status: completed }))));
     expect(d.requeue).toBeUndefined();
     expect(d.watch).toBeUndefined();
-    expect(isSettled(aRefresh(completed))).toBe(true); // not even a Secret is read for it
-    expect(isSettled(aRefresh(completed, { requestedAt: 'again' }))).toBe(false);
-    expect(isSettled(aRefresh({ ...completed, state: 'RefreshInProgress' }))).toBe(false);
+    expect(isSettled(aRefresh({ status: completed }))).toBe(true); // not even a Secret is read for it
+    expect(isSettled(aRefresh({ status: completed, requestedAt: 'again' }))).toBe(false);
+    expect(isSettled(aRefresh({ status: { ...completed, state: 'RefreshInProgress' } }))).toBe(false);
   });
 
   it('starts a new run for a new annotation value, keeping the previous job in history', () => {
     const d = decide(
-      input(aRefresh(completed, { requestedAt: '2026-11-29T12:00:00Z' }), {
-        collectionJobs: { jobs: [aJob(1, 'RefreshCompleted', 100)] },
+      input(aRefresh({ status: completed, requestedAt: '2026-11-29T12:00:00Z' }), {
+        collectionJobs: { jobs: [aJob(1, 'RefreshCompleted', { progress: 100 })] },
       }),
     );
     expect(d.kind).toBe('submit');
@@ -507,13 +478,17 @@ describe('decide: triggers', () => {
       progress: 30,
       endTime: undefined,
     };
-    const r = aRefresh(running, { generation: 2 });
-    const d = update(decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshInProgress', 40) } })));
+    const r = aRefresh({ status: running, generation: 2 });
+    const d = update(
+      decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshInProgress', { progress: 40 }) } })),
+    );
     expect(ready(d).message).toContain('A new refresh (spec changed (generation 2)) starts when it ends');
     expect(d.status.observedGeneration).toBe(2);
-    const ended = update(decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshCompleted', 100) } })));
+    const ended = update(
+      decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshCompleted', { progress: 100 }) } })),
+    );
     expect(ended.requeue).toEqual({ afterMs: 0 });
-    expect(decide(input(aRefresh(ended.status, { generation: 2 }))).kind).toBe('listCollectionJobs');
+    expect(decide(input(aRefresh({ status: ended.status, generation: 2 }))).kind).toBe('listCollectionJobs');
   });
 
   it("does not report an older trigger's job as the outcome of the new one", () => {
@@ -523,10 +498,14 @@ describe('decide: triggers', () => {
       progress: 30,
       endTime: undefined,
     };
-    const r = aRefresh(running, { generation: 2 });
+    const r = aRefresh({ status: running, generation: 2 });
     for (const state of ['RefreshCompleted', 'RefreshFailed'] as const) {
       const d = update(
-        decide(input(r, { view: { fetchedAtMs: NOW, job: aJob(1, state, state === 'RefreshCompleted' ? 100 : 20) } })),
+        decide(
+          input(r, {
+            view: { fetchedAtMs: NOW, job: aJob(1, state, { progress: state === 'RefreshCompleted' ? 100 : 20 }) },
+          }),
+        ),
       );
       expect(ready(d)).toMatchObject({ status: 'False', reason: 'RefreshQueued' });
       expect(findCondition(d.status.conditions, 'Stalled')?.status).toBe('False');
@@ -536,30 +515,36 @@ describe('decide: triggers', () => {
   });
 
   it('does not count a call Milvus refused towards the attempts', () => {
-    const intent = aRefresh(submitted(0, { attempts: 2 }));
+    const intent = aRefresh({ status: submitted(0, { attempts: 2 }) });
     const d = update(
-      afterSubmit(
-        intent,
-        { failure: { kind: 'collectionNotFound', message: 'collection not found' } },
-        NOW,
-        SETTINGS,
-        'm',
-      ),
+      afterSubmit({
+        resource: intent,
+        result: { failure: { kind: 'collectionNotFound', message: 'collection not found' } },
+        now: NOW,
+        settings: SETTINGS,
+        address: 'm',
+      }),
     );
     expect(d.status.run?.attempts).toBe(1);
   });
 
   it('keeps holding the collection while a run is in doubt even when its Secret cannot be read', () => {
     const d = update(
-      decide(input(aRefresh(submitted(0)), { connection: { ok: false, reason: 'SecretNotFound', message: 'gone' } })),
+      decide(
+        input(aRefresh({ status: submitted(0) }), {
+          connection: { ok: false, reason: 'SecretNotFound', message: 'gone' },
+        }),
+      ),
     );
-    expect(d.claim).toBe(true);
+    expect(d.holdsCollection).toBe(true);
   });
 
   it('keeps conditions at the current generation so kubectl wait does not return early', () => {
     const d = update(
       decide(
-        input(aRefresh(completed, { generation: 3 }), { collectionJobs: { jobs: [aJob(9, 'RefreshInProgress')] } }),
+        input(aRefresh({ status: completed, generation: 3 }), {
+          collectionJobs: { jobs: [aJob(9, 'RefreshInProgress')] },
+        }),
       ),
     );
     for (const c of d.status.conditions ?? []) expect(c.observedGeneration).toBe(3);

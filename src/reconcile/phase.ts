@@ -1,0 +1,48 @@
+/**
+ * The phase of a resource's run, read from its stored status alone. Every part of the operator that needs
+ * to know where a run stands (the decision, the claims table at start-up, whether a Secret must be read)
+ * asks `phaseOf`, so the answer is worked out in one place.
+ */
+import { STALLED, findCondition } from '../api/conditions.js';
+import { type ExternalCollectionRefresh, type RunStatus, isTerminal } from '../api/v1alpha1.js';
+import { runServes } from './trigger.js';
+
+export type Phase =
+  /** A job this resource started or adopted is active in Milvus: follow it until it ends. */
+  | { kind: 'Following'; jobId: string; serves: boolean }
+  /** The current trigger's run is over (its job ended or was lost, or submitting gave up): no Milvus call. */
+  | { kind: 'Settled' }
+  /** Milvus was asked for a job (the intent is recorded) but the job id is unknown: find it or ask again. */
+  | { kind: 'InDoubt'; run: RunStatus & { submittedAt: string }; serves: boolean }
+  /** The current trigger has no job yet: wait for the collection to be free, then submit. */
+  | { kind: 'Starting'; serves: boolean };
+
+/** The reason of a Stalled=True condition, if the resource is stalled. */
+export function stalledReason(r: ExternalCollectionRefresh): string | undefined {
+  const c = findCondition(r.status?.conditions, STALLED);
+  return c?.status === 'True' ? c.reason : undefined;
+}
+
+export function phaseOf(r: ExternalCollectionRefresh): Phase {
+  const st = r.status ?? {};
+  const serves = runServes(st.run, r);
+  const stalled = stalledReason(r);
+  if (st.jobId !== undefined && !isTerminal(st.state) && stalled !== 'JobLost')
+    return { kind: 'Following', jobId: st.jobId, serves };
+  if (serves && (st.jobId !== undefined || stalled === 'SubmitLost')) return { kind: 'Settled' };
+  if (st.jobId === undefined && st.run?.submittedAt !== undefined) {
+    return { kind: 'InDoubt', run: { ...st.run, submittedAt: st.run.submittedAt }, serves };
+  }
+  return { kind: 'Starting', serves };
+}
+
+/** The current trigger's run has ended (or given up): nothing to call Milvus for until a new trigger. */
+export function isSettled(r: ExternalCollectionRefresh): boolean {
+  return phaseOf(r).kind === 'Settled';
+}
+
+/** Whether the resource holds its collection: a job of its own is active, or a submission is in doubt. */
+export function holdsCollection(r: ExternalCollectionRefresh): boolean {
+  const kind = phaseOf(r).kind;
+  return kind === 'Following' || kind === 'InDoubt';
+}

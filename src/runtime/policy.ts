@@ -1,0 +1,38 @@
+/**
+ * The error policy: the one place where a reconcile's outcome becomes what the work queue does with its
+ * key (kube-rs' `error_policy`, controller-runtime's `reconcileHandler`). Pure: no clock, no IO.
+ */
+import type { Requeue } from '../reconcile/model.js';
+import { ConflictError } from '../reconcile/ports.js';
+
+/** How a reconcile ended: with the decision's requeue, or with an error it threw. */
+export type Outcome = { requeue: Requeue } | { error: unknown };
+
+/** controller-runtime's result labels of `controller_runtime_reconcile_total`. */
+export type ReconcileResult = 'success' | 'error' | 'requeue' | 'requeue_after';
+
+export type QueueStep =
+  /** Done until something changes: the key's backoff is reset. */
+  | { kind: 'forget'; result: ReconcileResult }
+  /** Look again after `ms`; `forget` resets the key's backoff first. */
+  | { kind: 'after'; ms: number; forget: boolean; result: ReconcileResult }
+  /** Look again after the key's next exponential backoff delay. */
+  | { kind: 'backoff'; result: ReconcileResult };
+
+export interface PolicySettings {
+  /** A write conflict (409) means the cache is behind: look again after this long, keeping the backoff. */
+  conflictRetryMs: number;
+}
+
+export function queueStep(outcome: Outcome, settings: PolicySettings): QueueStep {
+  if ('error' in outcome) {
+    // Someone wrote meanwhile: the watch brings the new version; look again shortly.
+    if (outcome.error instanceof ConflictError)
+      return { kind: 'after', ms: settings.conflictRetryMs, forget: false, result: 'requeue_after' };
+    return { kind: 'backoff', result: 'error' };
+  }
+  const requeue = outcome.requeue;
+  if (requeue === undefined) return { kind: 'forget', result: 'success' };
+  if ('backoff' in requeue) return { kind: 'backoff', result: 'requeue' };
+  return { kind: 'after', ms: requeue.afterMs, forget: true, result: 'requeue_after' };
+}

@@ -1,0 +1,150 @@
+/**
+ * The controller driver and its error policy, with a real work queue and fake timers: what happens to a
+ * key after each kind of outcome, that one key is never reconciled twice at once, and that every reconcile
+ * logs with its own id.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Logger } from '../../../src/logger.js';
+import type { Requeue } from '../../../src/reconcile/model.js';
+import { ConflictError } from '../../../src/reconcile/ports.js';
+import { Controller } from '../../../src/runtime/controller.js';
+import { queueStep } from '../../../src/runtime/policy.js';
+import { WorkQueue } from '../../../src/runtime/workqueue.js';
+import { NO_JITTER } from '../../../src/util/backoff.js';
+
+/** A logger that records every line with the fields of its children. */
+function recordingLogger(
+  lines: { level: string; message: string; fields: Record<string, unknown> }[],
+  base: Record<string, unknown> = {},
+): Logger {
+  const at =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      lines.push({ level, message, fields: { ...base, ...fields } });
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (f) => recordingLogger(lines, { ...base, ...f }),
+  };
+}
+
+describe('queueStep (the error policy)', () => {
+  const settings = { conflictRetryMs: 250 };
+  it.each<[string, Parameters<typeof queueStep>[0], ReturnType<typeof queueStep>]>([
+    ['nothing to requeue', { requeue: undefined }, { kind: 'forget', result: 'success' }],
+    ['a delay', { requeue: { afterMs: 5_000 } }, { kind: 'after', ms: 5_000, forget: true, result: 'requeue_after' }],
+    ['backoff asked by the decision', { requeue: { backoff: true } }, { kind: 'backoff', result: 'requeue' }],
+    [
+      'a write conflict',
+      { error: new ConflictError('stale') },
+      { kind: 'after', ms: 250, forget: false, result: 'requeue_after' },
+    ],
+    ['any other error', { error: new Error('boom') }, { kind: 'backoff', result: 'error' }],
+  ])('%s', (_name, outcome, step) => {
+    expect(queueStep(outcome, settings)).toEqual(step);
+  });
+});
+
+describe('Controller', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  function harness(reconcile: (key: string, log: Logger) => Promise<Requeue>) {
+    const queue = new WorkQueue({ baseBackoffMs: 1_000, maxBackoffMs: 60_000, random: NO_JITTER });
+    const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+    const results: string[] = [];
+    const controller = new Controller({
+      queue,
+      reconcile,
+      log: recordingLogger(lines),
+      policy: { conflictRetryMs: 250 },
+      describeError: (e) => (e as Error).message,
+      hooks: { reconciled: (r) => results.push(r) },
+    });
+    return { queue, lines, results, controller };
+  }
+
+  it('requeues after the delay a reconcile asks for, and not before', async () => {
+    const calls: number[] = [];
+    const h = harness(() => {
+      calls.push(Date.now());
+      return Promise.resolve(calls.length === 1 ? { afterMs: 5_000 } : undefined);
+    });
+    h.controller.start(1);
+    h.queue.add('ns/a');
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(2);
+    expect(h.results).toEqual(['requeue_after', 'success']);
+    h.queue.shutdown();
+  });
+
+  it('backs off a failing key exponentially and logs the error with the key and a reconcile id', async () => {
+    const calls: number[] = [];
+    const start = Date.now();
+    const h = harness(() => {
+      calls.push(Date.now() - start);
+      return Promise.reject(new Error('API server says no'));
+    });
+    h.controller.start(1);
+    h.queue.add('ns/a');
+    await vi.advanceTimersByTimeAsync(7_100);
+    expect(calls).toEqual([0, 1_000, 3_000, 7_000]); // 1 s, 2 s, 4 s
+    const errors = h.lines.filter((l) => l.message === 'Reconcile failed');
+    expect(errors[0]?.fields).toMatchObject({ refresh: 'ns/a', error: 'API server says no', retryInMs: 1_000 });
+    const ids = new Set(errors.map((l) => l.fields.reconcileID));
+    expect(ids.size).toBe(errors.length); // one id per reconcile
+    h.queue.shutdown();
+  });
+
+  it('retries a write conflict soon, without resetting the key backoff', async () => {
+    let n = 0;
+    const h = harness(() => {
+      n += 1;
+      if (n === 1) return Promise.reject(new Error('boom')); // backoff: 1 s
+      if (n === 2) return Promise.reject(new ConflictError('stale')); // 250 ms, keeps the failure count
+      if (n === 3) return Promise.reject(new Error('boom')); // second failure: 2 s
+      return Promise.resolve(undefined);
+    });
+    h.controller.start(1);
+    h.queue.add('ns/a');
+    await vi.advanceTimersByTimeAsync(1_000 + 250);
+    expect(n).toBe(3);
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(n).toBe(3);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(n).toBe(4);
+    expect(h.results).toEqual(['error', 'requeue_after', 'error', 'success']);
+    h.queue.shutdown();
+  });
+
+  it('never reconciles one key on two workers at once, and passes each reconcile a logger carrying its key', async () => {
+    let running = 0;
+    let most = 0;
+    const keys: unknown[] = [];
+    const h = harness(async (key, log) => {
+      running += 1;
+      most = Math.max(most, running);
+      log.info('working');
+      await new Promise((r) => setTimeout(r, 100));
+      running -= 1;
+      keys.push(key);
+      return undefined;
+    });
+    h.controller.start(4);
+    h.queue.add('ns/a');
+    await vi.advanceTimersByTimeAsync(10);
+    h.queue.add('ns/a'); // arrives while ns/a is being reconciled
+    h.queue.add('ns/b');
+    await vi.advanceTimersByTimeAsync(500);
+    expect(keys.sort()).toEqual(['ns/a', 'ns/a', 'ns/b']);
+    expect(most).toBe(2); // a and b side by side, never a twice
+    const working = h.lines.filter((l) => l.message === 'working');
+    expect(working.map((l) => l.fields.refresh).sort()).toEqual(['ns/a', 'ns/a', 'ns/b']);
+    h.queue.shutdown();
+    await h.controller.drain();
+  });
+});
