@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { installCrds } from '../../src/local/control-plane.js';
+import { installCrds } from '../../tools/control-plane.js';
 import { kubectl, kubectlOk, uniqueNamespace } from '../support/kubectl.js';
 
 const kc = (): string => inject('kubeconfig');

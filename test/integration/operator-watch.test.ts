@@ -3,7 +3,7 @@
  * kube-apiserver itself is restarted under a running operator (its own control plane, not the shared one).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ControlPlane, ensureControlPlaneBinaries, startControlPlane } from '../../src/local/control-plane.js';
+import { type ControlPlane, ensureControlPlaneBinaries, startControlPlane } from '../../tools/control-plane.js';
 import { type MilvusEmulator, startEmulator } from '../../src/emulator/server.js';
 import { kubectlOk } from '../support/kubectl.js';
 import { OperatorProcess } from '../support/operator.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExternalCollectionRefresh } from '../../src/api/v1alpha1.js';
 import { startEmulator } from '../../src/emulator/server.js';
-import { REPO_ROOT } from '../../src/local/control-plane.js';
+import { REPO_ROOT } from '../../tools/paths.js';
 import type { JobInfo } from '../../src/emulator/state.js';
 import { makeTestPki } from '../support/certs.js';
 import { kubectl } from '../support/kubectl.js';

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { REPO_ROOT, ensureControlPlaneBinaries, startControlPlane } from '../../src/local/control-plane.js';
+import { ensureControlPlaneBinaries, startControlPlane } from '../../tools/control-plane.js';
+import { REPO_ROOT } from '../../tools/paths.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,7 +1,7 @@
 /** kubectl for tests: the project's runner, plus a namespace name per test file. */
 import { randomBytes } from 'node:crypto';
 
-export { type KubectlResult, kubectl, kubectlOk } from '../../src/local/kubectl.js';
+export { type KubectlResult, kubectl, kubectlOk } from '../../tools/kubectl.js';
 
 /** A fresh namespace name for one test file. */
 export function uniqueNamespace(prefix: string): string {

@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { REPO_ROOT } from '../../src/local/control-plane.js';
+import { REPO_ROOT } from '../../tools/paths.js';
 
 export interface OperatorOptions {
   kubeconfig: string;

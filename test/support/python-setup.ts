@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { cacheDir } from '../../src/local/paths.js';
+import { cacheDir } from '../../tools/paths.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -7,11 +7,11 @@
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type ExternalCollectionRefresh, GROUP, PLURAL, VERSION } from '../api/v1alpha1.js';
-import { loadConfig } from '../config.js';
-import { startEmulator } from '../emulator/server.js';
-import { createLogger } from '../logger.js';
-import { Manager } from '../runtime/manager.js';
+import { type ExternalCollectionRefresh, GROUP, PLURAL, VERSION } from '../src/api/v1alpha1.js';
+import { loadConfig } from '../src/config.js';
+import { startEmulator } from '../src/emulator/server.js';
+import { createLogger } from '../src/logger.js';
+import { Manager } from '../src/runtime/manager.js';
 import { startControlPlane } from './control-plane.js';
 import { kubectlOk } from './kubectl.js';
 import { cacheDir } from './paths.js';

@@ -1,5 +1,5 @@
 /**
- * A preload for benchmarks (`node --import dist/local/tls-count.js ...`): counts the TLS connections this
+ * A preload for benchmarks (`node --import dist-tools/tools/tls-count.js ...`): counts the TLS connections this
  * process opens, per remote port, and writes them as JSON to $ECR_TLS_COUNT_FILE every second and at exit.
  * Both the old HTTP stack (https.Agent) and undici open TLS connections through `tls.connect`, so the same
  * count works for every client-node version; nothing in the operator depends on it.

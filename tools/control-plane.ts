@@ -18,15 +18,14 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { request } from 'node:https';
-import { kubectlOk } from './kubectl.js';
 import { get as httpGet } from 'node:http';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { kubectlOk } from './kubectl.js';
+import { REPO_ROOT } from './paths.js';
 
-/** The repository root (this file lives in src/local or dist/local). */
-export const REPO_ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
 const BUILD_SCRIPT = join(REPO_ROOT, 'scripts', 'build-control-plane.sh');
 
 /** Options of startControlPlane. */

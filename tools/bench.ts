@@ -10,11 +10,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type MilvusEmulator, startEmulator } from '../emulator/server.js';
-import { parseDurationMs } from '../util/duration.js';
-import { REPO_ROOT, freePort, startControlPlane } from './control-plane.js';
+import { type MilvusEmulator, startEmulator } from '../src/emulator/server.js';
+import { parseDurationMs } from '../src/util/duration.js';
+import { freePort, startControlPlane } from './control-plane.js';
 import { kubectlOk } from './kubectl.js';
+import { REPO_ROOT } from './paths.js';
 
 const POLL_MS = 1_000;
 
@@ -42,7 +44,7 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
 }
 
-/** The operator's TLS connections to `port`, as its preload (src/local/tls-count.ts) last wrote them. */
+/** The operator's TLS connections to `port`, as its preload (tools/tls-count.ts) last wrote them. */
 function tlsConnections(file: string, port: string): number {
   try {
     return (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>)[port] ?? 0;
@@ -112,7 +114,7 @@ async function main(): Promise<void> {
       process.execPath,
       [
         '--import',
-        join(REPO_ROOT, 'dist', 'local', 'tls-count.js'),
+        fileURLToPath(new URL('./tls-count.js', import.meta.url)),
         join(REPO_ROOT, 'dist', 'main.js'),
         `--kubeconfig=${cp.kubeconfigPath}`,
         `--poll-interval=${POLL_MS}ms`,
