@@ -4,8 +4,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
-// What is not the operator: the Milvus emulator and the local tooling (control plane, demo, benchmark).
-const NOT_OPERATOR = ['**/emulator/**', '**/tools/**'];
+// What is not the operator: the Milvus emulator package and the local tooling (control plane, demo, benchmark).
+const NOT_OPERATOR = ['milvus-refresh-emulator', 'milvus-refresh-emulator/*', '**/packages/**', '**/tools/**'];
 
 export default tseslint.config(
   { ignores: ['**/dist/**', 'dist-tools/**', '**/node_modules/**', 'coverage/**'] },
@@ -88,7 +88,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**', '**/*.test.ts'],
+    files: ['test/**', 'packages/*/test/**', '**/*.test.ts'],
     rules: {
       '@typescript-eslint/explicit-module-boundary-types': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

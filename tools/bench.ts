@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type MilvusEmulator, startEmulator } from '../src/emulator/server.js';
+import { type MilvusEmulator, startEmulator } from 'milvus-refresh-emulator';
 import { parseDurationMs } from '../src/util/duration.js';
 import { freePort, startControlPlane } from './control-plane.js';
 import { kubectlOk } from './kubectl.js';

@@ -5,11 +5,11 @@
  * Keeps running so `kubectl --kubeconfig ./demo.kubeconfig get externalcollectionrefreshes -A` works.
  */
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { startEmulator } from 'milvus-refresh-emulator';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type ExternalCollectionRefresh, GROUP, PLURAL, VERSION } from '../src/api/v1alpha1.js';
 import { loadConfig } from '../src/config.js';
-import { startEmulator } from '../src/emulator/server.js';
 import { createLogger } from '../src/logger.js';
 import { Manager } from '../src/runtime/manager.js';
 import { startControlPlane } from './control-plane.js';

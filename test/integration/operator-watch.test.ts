@@ -2,9 +2,9 @@
  * client-node's informer stops on any watch error but 410: the operator must notice and resume. Here the
  * kube-apiserver itself is restarted under a running operator (its own control plane, not the shared one).
  */
+import { type MilvusEmulator, startEmulator } from 'milvus-refresh-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, ensureControlPlaneBinaries, startControlPlane } from '../../tools/control-plane.js';
-import { type MilvusEmulator, startEmulator } from '../../src/emulator/server.js';
 import { kubectlOk } from '../support/kubectl.js';
 import { OperatorProcess } from '../support/operator.js';
 import { SPEC, sleep } from '../support/env.js';

@@ -5,11 +5,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type JobInfo, startEmulator } from 'milvus-refresh-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExternalCollectionRefresh } from '../../src/api/v1alpha1.js';
-import { startEmulator } from '../../src/emulator/server.js';
 import { REPO_ROOT } from '../../tools/paths.js';
-import type { JobInfo } from '../../src/emulator/state.js';
 import { makeTestPki } from '../support/certs.js';
 import { kubectl } from '../support/kubectl.js';
 import type { OperatorProcess } from '../support/operator.js';

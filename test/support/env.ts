@@ -1,7 +1,7 @@
 /** Per-test-file world: a namespace, an emulator, the operator, and kubectl helpers scoped to them. */
 import { inject } from 'vitest';
 import { type ExternalCollectionRefresh } from '../../src/api/v1alpha1.js';
-import { type EmulatorOptions, type MilvusEmulator, startEmulator } from '../../src/emulator/server.js';
+import { type EmulatorOptions, type MilvusEmulator, startEmulator } from 'milvus-refresh-emulator';
 import { kubectl, kubectlOk, uniqueNamespace } from './kubectl.js';
 import { OperatorProcess, type OperatorOptions } from './operator.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { MilvusError } from '../../../src/emulator/errors.js';
-import { redactExternalSpec, validateSourceAndSpec } from '../../../src/emulator/external-spec.js';
-import type { DecodedSchema } from '../../../src/emulator/schema-rules.js';
-import { DEFAULT_TIMINGS, MilvusState } from '../../../src/emulator/state.js';
+import { MilvusError } from '../../src/errors.js';
+import { redactExternalSpec, validateSourceAndSpec } from '../../src/external-spec.js';
+import type { DecodedSchema } from '../../src/schema-rules.js';
+import { DEFAULT_TIMINGS, MilvusState } from '../../src/state.js';
 
 const T0 = Date.UTC(2026, 10, 29, 12, 0, 0);
 const SPEC = JSON.stringify({

@@ -5,9 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { cacheDir } from '../../tools/paths.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -16,6 +16,16 @@ declare module 'vitest' {
 }
 
 const REQUIREMENTS = join(import.meta.dirname, '..', 'conformance', 'requirements.txt');
+
+/**
+ * `$ECR_CACHE_DIR`, else `$XDG_CACHE_HOME/ecr-operator`, else `~/.cache/ecr-operator`: the cache of the
+ * milvus-refresh-operator repository this package comes from, so the virtualenv is shared with its CI.
+ */
+function cacheDir(): string {
+  // Empty values count as unset, as in the shell's ${XDG_CACHE_HOME:-...}.
+  if (process.env.ECR_CACHE_DIR) return process.env.ECR_CACHE_DIR;
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ecr-operator');
+}
 
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });

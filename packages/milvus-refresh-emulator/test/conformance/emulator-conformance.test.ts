@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type MilvusEmulator, OffsetClock, startEmulator } from '../../src/emulator/server.js';
+import { type MilvusEmulator, OffsetClock, startEmulator } from '../../src/index.js';
 import { makeTestPki } from '../support/certs.js';
 import { PyMilvus } from '../support/pymilvus.js';
 

@@ -1,16 +1,19 @@
+#!/usr/bin/env node
 /**
- * `npm run emulator -- --port 19530 ...`: the Milvus refresh emulator for people (demos, GitOps pipeline
- * tests on a laptop). Logs one line per RPC. See `--help`.
+ * `milvus-refresh-emulator --port 19530 ...` (in the operator's repository: `npm run emulator -- ...`): the
+ * Milvus refresh emulator for people (demos, GitOps pipeline tests on a laptop). Logs one line per RPC.
+ * See `--help`.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseDurationMs } from '../util/duration.js';
+import { parseDurationMs } from './duration.js';
 import { startEmulator } from './server.js';
 import type { JobBehaviour } from './state.js';
 
 const HELP = `Milvus external-collection refresh emulator (speaks Milvus 3.0 gRPC)
 
-Usage: npm run emulator -- [options]
+Usage: milvus-refresh-emulator [options]
+       (in the milvus-refresh-operator repository: npm run emulator -- [options])
 
   --port <n>                  port to listen on (default 19530; 0 picks a free one)
   --host <addr>               address to bind (default 127.0.0.1)

@@ -1,7 +1,7 @@
 /**
  * Milvus errors as the server reports them: a modern `code`, the deprecated `error_code` enum, a reason
  * built the way Milvus' merr package wraps errors ("<message>: <base error text>"), and retriability.
- * Sources: milvus-io/milvus pkg/util/merr/{errors,utils}.go (see docs/emulator.md).
+ * Sources: milvus-io/milvus pkg/util/merr/{errors,utils}.go (see README.md).
  */
 
 /** The modern merr codes the emulator produces. */

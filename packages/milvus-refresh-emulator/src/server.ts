@@ -1,7 +1,7 @@
 /**
  * A gRPC server speaking `milvus.proto.milvus.MilvusService` for external-collection refresh jobs, close
- * enough to Milvus 3.0 that the official clients cannot tell the difference (see docs/emulator.md for what
- * is and is not reproduced). Every method it does not implement answers UNIMPLEMENTED, as grpc-js does for
+ * enough to Milvus 3.0 that the official clients cannot tell the difference (see this package's README.md for
+ * what is and is not reproduced). Every method it does not implement answers UNIMPLEMENTED, as grpc-js does for
  * a missing handler.
  */
 import * as grpc from '@grpc/grpc-js';

@@ -262,7 +262,7 @@ export class MilvusState {
     const active = this.activeJob(collection.id, now);
     if (active) {
       // DataCoord's synchronous pre-check. Milvus' own e2e test expects code 1100 and "in progress"; the text
-      // is the refresh manager's (the handler's exact wording is not public knowledge, see docs/emulator.md).
+      // is the refresh manager's (the handler's exact wording is not public knowledge, see README.md).
       throw parameterInvalid(
         `refresh job ${active.id} is already in progress for collection ${collection.name}, please wait for it to complete or cancel it first`,
       );
