@@ -24,6 +24,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kubectlOk } from './kubectl.js';
+import { writeTokenKubeconfig } from './kubeconfig.js';
 import { REPO_ROOT } from './paths.js';
 
 const BUILD_SCRIPT = join(REPO_ROOT, 'scripts', 'build-control-plane.sh');
@@ -288,7 +289,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     // kube-apiserver self-signed its serving certificate into --cert-dir: the file holds the cert and its CA.
     const caCertPath = join(pki, 'apiserver.crt');
     const kubeconfigPath = resolve(options.kubeconfigPath ?? join(workDir, 'admin.kubeconfig'));
-    writeFileSync(kubeconfigPath, adminKubeconfig(server, readFileSync(caCertPath), adminToken), { mode: 0o600 });
+    writeTokenKubeconfig(kubeconfigPath, {
+      server,
+      caPem: readFileSync(caCertPath),
+      token: adminToken,
+      clusterName: 'ecr-local',
+      userName: 'ecr-admin',
+      contextName: 'ecr-local',
+      namespace: 'default',
+    });
     const crds = await installCrds(kubeconfigPath, options.crdDir ?? join(REPO_ROOT, 'crds'), timeoutMs);
     const startupMs = Date.now() - started;
     log(
@@ -305,28 +314,4 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await stop();
     throw new Error(`control plane failed to start: ${(err as Error).message}\n${tail}`);
   }
-}
-
-function adminKubeconfig(server: string, ca: Buffer, token: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: ecr-local',
-    '  cluster:',
-    `    server: ${server}`,
-    `    certificate-authority-data: ${ca.toString('base64')}`,
-    'users:',
-    '- name: ecr-admin',
-    '  user:',
-    `    token: ${token}`,
-    'contexts:',
-    '- name: ecr-local',
-    '  context:',
-    '    cluster: ecr-local',
-    '    user: ecr-admin',
-    '    namespace: default',
-    'current-context: ecr-local',
-    '',
-  ].join('\n');
 }

@@ -4,10 +4,11 @@
  * file works in namespaces of its own.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ensureControlPlaneBinaries, startControlPlane } from '../../tools/control-plane.js';
+import { writeTokenKubeconfig } from '../../tools/kubeconfig.js';
 import { REPO_ROOT } from '../../tools/paths.js';
 
 declare module 'vitest' {
@@ -52,12 +53,14 @@ function operatorKubeconfig(admin: string, server: string, caCertPath: string, d
     '--duration=6h',
   ).trim();
   const path = join(dir, 'operator.kubeconfig');
-  const ca = readFileSync(caCertPath).toString('base64');
-  writeFileSync(
-    path,
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: ${server}\n    certificate-authority-data: ${ca}\n` +
-      `users:\n- name: operator\n  user:\n    token: ${token}\ncontexts:\n- name: operator\n  context: {cluster: local, user: operator}\ncurrent-context: operator\n`,
-    { mode: 0o600 },
-  );
+  const caPem = readFileSync(caCertPath);
+  writeTokenKubeconfig(path, {
+    server,
+    caPem,
+    token,
+    clusterName: 'local',
+    userName: 'operator',
+    contextName: 'operator',
+  });
   return path;
 }
