@@ -32,6 +32,10 @@ export interface OperatorConfig {
   watchBackoffMaxMs: number;
   /** A watch that delivers nothing, not even a bookmark, for this long is reopened. */
   watchInactivityTimeoutMs: number;
+  /** First delay before resubmitting after RefreshFailed (spec.backoffLimit); it doubles per failure. */
+  retryBackoffBaseMs: number;
+  /** Longest delay between such resubmissions. */
+  retryBackoffMaxMs: number;
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
@@ -66,6 +70,9 @@ Usage: node dist/main.js [flags]   (npm start -- [flags])
   --shutdown-timeout <d>              how long SIGTERM waits for running reconciles (default 30s)
   --conflict-retry <d>                look again this soon after a write conflict (default 250ms)
   --watch-backoff-max <d>             longest delay between attempts to reopen a failed watch (default 30s)
+  --retry-backoff-base <d>, --retry-backoff-max <d>
+                                      resubmission after RefreshFailed under spec.backoffLimit waits base,
+                                      doubling per failure, at most max (default 10s, 5m)
   --watch-inactivity-timeout <d>      reopen a watch silent this long; the API server sends a bookmark about
                                       once a minute (default 150s)
   --leader-elect                      elect a leader through a Lease before working (default false)
@@ -101,6 +108,8 @@ const FLAGS = {
   'conflict-retry': { type: 'string', default: '250ms' },
   'watch-backoff-max': { type: 'string', default: '30s' },
   'watch-inactivity-timeout': { type: 'string', default: '150s' },
+  'retry-backoff-base': { type: 'string', default: '10s' },
+  'retry-backoff-max': { type: 'string', default: '5m' },
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-namespace': { type: 'string' },
   'leader-election-id': { type: 'string', default: 'milvus-refresh-operator' },
@@ -182,6 +191,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     conflictRetryMs: duration('conflict-retry', 0),
     watchBackoffMaxMs: duration('watch-backoff-max', 1_000),
     watchInactivityTimeoutMs: duration('watch-inactivity-timeout', 10_000),
+    retryBackoffBaseMs: duration('retry-backoff-base', 100),
+    retryBackoffMaxMs: duration('retry-backoff-max', 100),
     leaderElect: get('leader-elect') === true,
     leaderElectionNamespace: (get('leader-election-namespace') as string | undefined) ?? env.POD_NAMESPACE ?? 'default',
     leaderElectionId: String(get('leader-election-id')),
@@ -194,6 +205,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   };
   config.foreignJobRecheckMs =
     get('foreign-job-recheck') === undefined ? 4 * config.pollIntervalMs : duration('foreign-job-recheck', 100);
+  if (config.retryBackoffMaxMs < config.retryBackoffBaseMs)
+    throw new ConfigError('--retry-backoff-max must not be below --retry-backoff-base');
   if (config.backoffMaxMs < config.backoffBaseMs)
     throw new ConfigError('--backoff-max must not be below --backoff-base');
   // A refresh call may still be accepted until its deadline: only after that may "no job appeared" count.

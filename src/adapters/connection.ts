@@ -5,13 +5,17 @@
 import { createHash } from 'node:crypto';
 import type { Reason } from '../api/reasons.js';
 import type { ExternalCollectionRefresh } from '../api/v1alpha1.js';
-import type { ConnectionPort, Endpoint } from '../reconcile/ports.js';
+import type { ConnectionPort, Endpoint, ExtfsSecret } from '../reconcile/ports.js';
 import type { SecretData } from './kube.js';
 
-type Resolved = { ok: true; endpoint: Endpoint } | { ok: false; reason: Reason; message: string };
+type Resolved = { ok: true; endpoint: Endpoint; extfs?: ExtfsSecret } | { ok: false; reason: Reason; message: string };
 
 export class Connections implements ConnectionPort {
   constructor(private readonly readSecret: (namespace: string, name: string) => Promise<SecretData>) {}
+
+  private async extfs(ns: string, name: string): Promise<ExtfsSecret> {
+    return extfsFrom(ns, name, await this.readSecret(ns, name));
+  }
 
   async resolve(r: ExternalCollectionRefresh): Promise<Resolved> {
     const ns = r.metadata.namespace;
@@ -53,13 +57,30 @@ export class Connections implements ConnectionPort {
     const database = m.database ?? 'default';
     const identity = JSON.stringify([m.address.toLowerCase(), tls ?? null, credentials ?? null]);
     const key = createHash('sha256').update(identity).digest('hex').slice(0, 16);
+    const extfs = r.spec.externalSpecSecretRef ? await this.extfs(ns, r.spec.externalSpecSecretRef.name) : undefined;
     return {
       ok: true,
+      ...(extfs ? { extfs } : {}),
       endpoint: { key, address: m.address, database, ...(credentials ? { credentials } : {}), ...(tls ? { tls } : {}) },
     };
   }
 }
 
-function missing(message: string): Resolved {
+/** Keys of the extfs Secret are plain strings; values never appear in a message. */
+function extfsFrom(ns: string, name: string, data: Record<string, string> | undefined): ExtfsSecret {
+  const where = `Secret ${ns}/${name} (spec.externalSpecSecretRef)`;
+  if (!data) return missing(`${where} does not exist`);
+  const values = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== ''));
+  if (Object.keys(values).length === 0) {
+    return {
+      ok: false,
+      reason: 'InvalidSecret',
+      message: `${where} has no keys; it should hold extfs keys such as access_key_id and access_key_value`,
+    };
+  }
+  return { ok: true, values };
+}
+
+function missing(message: string): { ok: false; reason: Reason; message: string } {
   return { ok: false, reason: 'SecretNotFound', message: `${message}. Retrying with backoff.` };
 }

@@ -56,7 +56,7 @@ export class MilvusClients implements MilvusPort {
   }
 
   async refresh(endpoint: Endpoint, request: RefreshRequest): Promise<string> {
-    const secrets = secretsOf(endpoint, request.externalSpec);
+    const secrets = secretForms([...secretsOf(endpoint, request.externalSpec), ...(request.secretValues ?? [])]);
     const res = (await this.call('RefreshExternalCollection', endpoint, secrets, (c) =>
       c.refreshExternalCollection({
         collection_name: request.collection,

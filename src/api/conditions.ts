@@ -8,8 +8,11 @@ export const STALLED = 'Stalled';
 
 /** The resource's situation, which fixes all three conditions at once. */
 export interface Situation {
-  /** ready: the current trigger's job completed; progressing: work under way; stalled: needs a change or time. */
-  kind: 'ready' | 'progressing' | 'stalled';
+  /**
+   * ready: the current trigger's job completed; progressing: work under way; stalled: needs a change or time;
+   * suspended: a run is due but spec.suspend holds it (all three conditions False).
+   */
+  kind: 'ready' | 'progressing' | 'stalled' | 'suspended';
   /** The reason shared by the True condition and Ready. */
   reason: Reason;
   message: string;

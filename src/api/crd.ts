@@ -2,7 +2,8 @@
  * The CustomResourceDefinition of ExternalCollectionRefresh: the single source for crds/*.yaml
  * (`npm run gen:crd` writes it; a unit test fails when the file is stale).
  */
-import { CATEGORIES, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './v1alpha1.js';
+import { CREDENTIAL_EXTFS_KEYS } from './secrets.js';
+import { CATEGORIES, GROUP, KIND, MAX_HISTORY_LIMIT, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './v1alpha1.js';
 
 /** An OpenAPI v3 schema in its wire spelling (x-kubernetes-* keys included). */
 export interface Schema {
@@ -106,6 +107,12 @@ const externalSpec = obj(
       description: 'Storage options (cloud_provider, region, ...). Values are strings; booleans are "true"/"false".',
       additionalProperties: { type: 'string' },
       maxProperties: 64,
+      'x-kubernetes-validations': [
+        {
+          rule: `![${CREDENTIAL_EXTFS_KEYS.map((k) => `'${k}'`).join(', ')}].exists(k, k in self)`,
+          message: `spec.externalSpec.extfs must not hold credentials (${CREDENTIAL_EXTFS_KEYS.join(', ')}): put them in a Secret and name it in spec.externalSpecSecretRef, whose keys are merged into extfs only when Milvus is called`,
+        },
+      ],
     },
     columns: { description: 'Column mapping, passed through to Milvus.', 'x-kubernetes-preserve-unknown-fields': true },
     snapshot_id: { description: 'Iceberg snapshot id.', 'x-kubernetes-int-or-string': true },
@@ -140,6 +147,54 @@ const spec = obj(
       },
     ),
     externalSpec,
+    externalSpecSecretRef: obj(
+      'Secret whose keys (e.g. access_key_id, access_key_value) are merged into externalSpec.extfs only at the moment of the Milvus call: storage keys stay out of git and out of this object.',
+      { name: secretName('with storage credentials for extfs') },
+      { required: ['name'] },
+    ),
+    schedule: str(
+      'When to refresh: a standard 5-field cron expression, or @hourly, @daily, @weekly, @monthly, @yearly.',
+      {
+        maxLength: 128,
+        'x-kubernetes-validations': [
+          {
+            rule: "self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*,/?#-]+( +[0-9A-Za-z*,/?#-]+){4})$')",
+            message:
+              'spec.schedule must be a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 2 * * *", or one of @hourly, @daily, @weekly, @monthly, @yearly',
+          },
+        ],
+      },
+    ),
+    timeZone: str('IANA time zone of the schedule, e.g. Europe/Berlin (default UTC).', {
+      maxLength: 64,
+      'x-kubernetes-validations': [
+        {
+          rule: "self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$')",
+          message: 'spec.timeZone must be an IANA time zone name such as Europe/Berlin or UTC',
+        },
+      ],
+    }),
+    startingDeadlineSeconds: int('A scheduled fire noticed later than this after its time is skipped, with an event.', {
+      format: 'int64',
+      minimum: 0,
+      maximum: 31_536_000,
+    }),
+    suspend: {
+      type: 'boolean',
+      description: 'Start no new run while true; a running job is still followed to its end.',
+    },
+    backoffLimit: int(
+      'After RefreshFailed, submit again up to this many times (10 s backoff, doubling, at most 5 min).',
+      {
+        minimum: 0,
+        maximum: 20,
+      },
+    ),
+    activeDeadlineSeconds: int(
+      'Stop waiting for a job this long after its submission: Stalled with reason DeadlineExceeded (Milvus has no cancel, so the job keeps running and the next run waits for it).',
+      { format: 'int64', minimum: 1, maximum: 31_536_000 },
+    ),
+    historyLimit: int('Earlier jobs kept in status.history.', { minimum: 0, maximum: MAX_HISTORY_LIMIT }),
   },
   {
     required: ['milvus', 'collectionName'],
@@ -147,6 +202,19 @@ const spec = obj(
       {
         rule: 'has(self.externalSource) == has(self.externalSpec)',
         message: 'spec.externalSource and spec.externalSpec must be set together (both or neither)',
+      },
+      {
+        rule: '!has(self.externalSpecSecretRef) || has(self.externalSpec)',
+        message:
+          'spec.externalSpecSecretRef needs spec.externalSource and spec.externalSpec: its keys are merged into spec.externalSpec.extfs',
+      },
+      {
+        rule: '!has(self.timeZone) || has(self.schedule)',
+        message: 'spec.timeZone applies to spec.schedule, which is not set',
+      },
+      {
+        rule: '!has(self.startingDeadlineSeconds) || has(self.schedule)',
+        message: 'spec.startingDeadlineSeconds applies to spec.schedule, which is not set',
       },
     ],
   },
@@ -192,12 +260,22 @@ const status = obj('What Milvus reports, and what the operator owes its users.',
     trigger: str('What started the run.'),
     submittedAt: str('When RefreshExternalCollection was last called for the run (RFC 3339).'),
     baselineJobId: str('Highest job id of the collection before that call.'),
-    attempts: int('RefreshExternalCollection calls for the run.', { minimum: 0 }),
+    attempts: int("RefreshExternalCollection calls for the run's current job.", { minimum: 0 }),
+    specHash: str('Digest of the spec fields that shape the Milvus job, when the run started.'),
+    scheduledAt: time('The scheduled fire this run serves.'),
+    failedJobs: int('Jobs of this run that failed (retried up to spec.backoffLimit).', { minimum: 0 }),
+  }),
+  nextScheduleTime: time('When spec.schedule fires next (absent while suspended).'),
+  lastScheduleTime: time('The last fire of spec.schedule that was taken (run, or skipped past its starting deadline).'),
+  scheduleCursor: obj('Which fires of spec.schedule are consumed (operator bookkeeping).', {
+    schedule: str('The schedule the cursor counts fires of.'),
+    timeZone: str('Its time zone.'),
+    consumedUntil: time('Fires at or before this time are consumed.'),
   }),
   history: {
     type: 'array',
     description: 'Earlier jobs, newest first.',
-    maxItems: 20,
+    maxItems: MAX_HISTORY_LIMIT,
     items: obj('An earlier job.', { ...jobFields, trigger: str('What started it.') }, { required: ['jobId'] }),
   },
   conditions: {
@@ -236,6 +314,8 @@ export function externalCollectionRefreshCrd(): CustomResourceDefinition {
             { name: 'Collection', type: 'string', jsonPath: '.spec.collectionName' },
             { name: 'State', type: 'string', jsonPath: '.status.state' },
             { name: 'Progress', type: 'integer', jsonPath: '.status.progress' },
+            { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspend', priority: 1 },
+            { name: 'Next Run', type: 'date', jsonPath: '.status.nextScheduleTime', priority: 1 },
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', priority: 1 },
             { name: 'Job ID', type: 'string', jsonPath: '.status.jobId', priority: 1 },
             { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },

@@ -4,8 +4,11 @@
  * against this list by a unit test.
  */
 
-/** What a reason means for the three conditions: Ready=True, Reconciling=True, or Stalled=True. */
-export type ReasonKind = 'ready' | 'progressing' | 'stalled';
+/**
+ * What a reason means for the three conditions: Ready=True, Reconciling=True, Stalled=True, or (suspended)
+ * none of them: nothing is under way and nothing is wrong, so kstatus reads the resource as Current.
+ */
+export type ReasonKind = 'ready' | 'progressing' | 'stalled' | 'suspended';
 
 export const REASONS = {
   RefreshCompleted: { kind: 'ready', meaning: "the current trigger's Milvus job completed" },
@@ -44,10 +47,27 @@ export const REASONS = {
   },
   MilvusError: { kind: 'progressing', meaning: 'Milvus answered with an unexpected error; retried with backoff' },
   MilvusUnavailable: { kind: 'progressing', meaning: 'Milvus cannot be reached; Stalled after --unavailable-stall' },
+  RetryScheduled: {
+    kind: 'progressing',
+    meaning: 'the job failed and spec.backoffLimit allows another attempt; the message says when and which attempt',
+  },
+  Suspended: {
+    kind: 'suspended',
+    meaning: 'spec.suspend is true and a run is due: it starts when the resource is resumed (at most one catch-up)',
+  },
   RefreshFailed: { kind: 'stalled', meaning: 'the Milvus job failed; the message quotes Milvus’ reason' },
   JobLost: {
     kind: 'stalled',
     meaning: 'Milvus no longer reports a job it had reported (for example after losing its catalog)',
+  },
+  DeadlineExceeded: {
+    kind: 'stalled',
+    meaning:
+      'the job did not end within spec.activeDeadlineSeconds of its submission; Milvus keeps running it (it has no cancel) and the next run waits for it',
+  },
+  InvalidSchedule: {
+    kind: 'stalled',
+    meaning: 'spec.schedule or spec.timeZone cannot be evaluated; the message names the field',
   },
   SubmitLost: { kind: 'stalled', meaning: 'Milvus was asked --max-submit-attempts times and no job appeared' },
   SecretNotFound: { kind: 'stalled', meaning: 'a Secret named in the spec does not exist' },

@@ -61,7 +61,33 @@ export interface ExternalCollectionRefreshSpec {
   /** Optional override of the collection's source; both-or-neither with externalSpec. */
   externalSource?: string;
   externalSpec?: ExternalSpec;
+  /** A Secret whose keys are merged into externalSpec.extfs at the moment of the Milvus call (storage keys). */
+  externalSpecSecretRef?: SecretRef;
+  /** Standard 5-field cron expression, or @hourly, @daily, @weekly, @monthly, @yearly. */
+  schedule?: string;
+  /** IANA time zone of `schedule` (default UTC). */
+  timeZone?: string;
+  /** A scheduled fire later than this after its time is skipped (with an event) instead of run. */
+  startingDeadlineSeconds?: number;
+  /** No new run starts while true; a running job is still followed to its end. */
+  suspend?: boolean;
+  /** After RefreshFailed, submit again up to this many times (default 0), with exponential backoff. */
+  backoffLimit?: number;
+  /** Stop waiting for a job this long after its submission (Milvus has no cancel: the job keeps running). */
+  activeDeadlineSeconds?: number;
+  /** Earlier jobs kept in status.history (default 5). */
+  historyLimit?: number;
 }
+
+/** Fields of the spec whose change starts a run: they change what Milvus is asked to do. */
+export const JOB_FIELDS = [
+  'milvus.address',
+  'milvus.database',
+  'collectionName',
+  'externalSource',
+  'externalSpec',
+  'externalSpecSecretRef',
+] as const;
 
 /** metav1.Condition. */
 export interface Condition {
@@ -88,8 +114,22 @@ export interface RunStatus {
   submittedAt?: string;
   /** The highest job id Milvus listed for the collection before that call: a job of this run has a higher id. */
   baselineJobId?: string;
-  /** How many times RefreshExternalCollection was called for this run. */
+  /** How many times RefreshExternalCollection was called for the run's current job. */
   attempts?: number;
+  /** Digest of the spec fields that shape the Milvus job (JOB_FIELDS) when the run started. */
+  specHash?: string;
+  /** The scheduled fire time this run serves, if the schedule started it (RFC 3339). */
+  scheduledAt?: string;
+  /** Jobs of this run that ended RefreshFailed (retried up to spec.backoffLimit). */
+  failedJobs?: number;
+}
+
+/** Which fires of spec.schedule have been consumed (run or skipped): operator bookkeeping. */
+export interface ScheduleCursor {
+  schedule: string;
+  timeZone: string;
+  /** Fires at or before this time are consumed (RFC 3339). */
+  consumedUntil: string;
 }
 
 /** An earlier job, kept in a bounded history. */
@@ -120,6 +160,11 @@ export interface ExternalCollectionRefreshStatus {
   /** The milvus.io/refresh-requested-at value whose run has ended. */
   lastHandledRequestedAt?: string;
   run?: RunStatus;
+  /** The next time spec.schedule fires (absent without a schedule, or while suspended). */
+  nextScheduleTime?: string;
+  /** The last fire of spec.schedule that was taken: run, or skipped past startingDeadlineSeconds. */
+  lastScheduleTime?: string;
+  scheduleCursor?: ScheduleCursor;
   history?: JobRecord[];
   conditions?: Condition[];
 }
@@ -144,8 +189,9 @@ export interface ExternalCollectionRefresh {
   status?: ExternalCollectionRefreshStatus;
 }
 
-/** How many earlier jobs status.history keeps. */
+/** How many earlier jobs status.history keeps by default, and at most. */
 export const HISTORY_LIMIT = 5;
+export const MAX_HISTORY_LIMIT = 20;
 
 /** `namespace/name` */
 export function keyOf(obj: { metadata: { namespace?: string; name?: string } }): string {

@@ -12,8 +12,13 @@
  *     persists jobs asynchronously) does it call again.
  *  3. A job id that Milvus never reported and that is still unknown after the grace period was dropped by
  *     Milvus (milvus#49231): the run goes back to in doubt, and rule 2 applies.
+ *
+ * Around the phases: spec.schedule's fires are triggers (trigger.ts), spec.suspend holds every new
+ * submission, spec.backoffLimit resubmits after RefreshFailed (phase Retrying), spec.activeDeadlineSeconds
+ * stops following a job that runs too long, and every status carries the schedule's bookkeeping.
  */
 import { type Situation, STALLED, conditionsFor, findCondition } from '../api/conditions.js';
+import type { Reason } from '../api/reasons.js';
 import {
   type ExternalCollectionRefresh,
   type ExternalCollectionRefreshStatus,
@@ -21,6 +26,7 @@ import {
   type RunStatus,
   isTerminal,
 } from '../api/v1alpha1.js';
+import { backoffMs } from '../util/backoff.js';
 import {
   compareIds,
   failureSituation,
@@ -35,6 +41,7 @@ import {
 import type {
   DecideInput,
   Decision,
+  EventNote,
   RefreshRequest,
   Requeue,
   Settings,
@@ -43,25 +50,35 @@ import type {
   Watch,
 } from './model.js';
 import { type Phase, phaseOf } from './phase.js';
-import { desiredTrigger, triggerWords } from './trigger.js';
+import { nextFire, parseSchedule } from './schedule.js';
+import { desiredTrigger, dueFire, runMatchesSpec, triggerWords } from './trigger.js';
 import type { JobInfo } from './types.js';
 
 /** Decides what one reconcile does next. */
 export function decide(input: DecideInput): Decision {
   const ctx = contextOf(input);
-  const phase = phaseOf(input.resource);
-  if (!input.connection.ok) return blocked(ctx, phase, input.connection);
+  const phase = phaseOf(input.resource, input.now);
+  const { schedule, timeZone } = input.resource.spec;
+  const parsed = schedule ? parseSchedule(schedule, timeZone) : undefined;
+  if (parsed && !parsed.ok)
+    return blocked(ctx, phase, { reason: 'InvalidSchedule', message: parsed.message }, undefined);
+  if (!input.connection.ok) return blocked(ctx, phase, input.connection, { backoff: true });
   switch (phase.kind) {
     case 'Following':
       return follow(ctx, phase);
     case 'Settled':
       return settled(ctx);
+    case 'Retrying':
+      return retry(ctx, phase);
     case 'InDoubt':
       return resolveDoubt(ctx, phase);
     case 'Starting':
       return start(ctx, phase);
   }
 }
+
+/** Stalled reasons that end a run without a job outcome to restate. */
+const GAVE_UP = new Set<string>(['JobLost', 'SubmitLost', 'DeadlineExceeded']);
 
 /** What every phase function works with. */
 interface Context {
@@ -84,12 +101,13 @@ interface UpdateArgs {
   watch?: Watch;
   holdsCollection: boolean;
   requeue?: Requeue;
+  events?: EventNote[];
 }
 
 function contextOf(input: DecideInput): Context {
   const r = input.resource;
   const st = r.status ?? {};
-  const phase = phaseOf(r);
+  const phase = phaseOf(r, input.now);
   return {
     input,
     r,
@@ -97,56 +115,114 @@ function contextOf(input: DecideInput): Context {
     now: input.now,
     settings: input.settings,
     address: input.connection.ok ? input.connection.address : r.spec.milvus.address,
-    serves: phase.kind === 'Settled' || phase.serves,
-    update: updater(desiredTrigger(r).generation, iso(input.now)),
+    serves: phase.kind === 'Settled' || phase.kind === 'Retrying' || phase.serves,
+    update: updater(r, input.now, input.settings),
   };
 }
 
-/** Builds `update` decisions whose status reflects `generation`, with the three conditions set for a situation. */
-function updater(generation: number, nowIso: string) {
-  return (u: UpdateArgs): UpdateDecision => ({
-    kind: 'update',
-    status: {
-      ...u.status,
-      observedGeneration: generation,
-      conditions: conditionsFor(u.status.conditions ?? [], u.situation, generation, nowIso),
-    },
-    watch: u.watch,
-    holdsCollection: u.holdsCollection,
-    requeue: u.requeue,
-  });
+/**
+ * Builds `update` decisions: the status reflects the current generation, carries the three conditions for
+ * the situation and the schedule's bookkeeping, and the resource is looked at again by the next fire.
+ */
+function updater(r: ExternalCollectionRefresh, now: number, settings: Settings) {
+  const generation = r.metadata.generation ?? 1;
+  return (u: UpdateArgs): UpdateDecision => {
+    const status = withSchedule(u.status, r, now);
+    const limit = r.spec.historyLimit ?? settings.historyLimit;
+    if (status.history && status.history.length > limit) status.history = status.history.slice(0, limit);
+    return {
+      kind: 'update',
+      status: {
+        ...status,
+        observedGeneration: generation,
+        conditions: conditionsFor(status.conditions ?? [], u.situation, generation, iso(now)),
+      },
+      watch: u.watch,
+      holdsCollection: u.holdsCollection,
+      requeue: untilNextFire(u.requeue, status, now),
+      ...(u.events?.length ? { events: u.events } : {}),
+    };
+  };
+}
+
+/**
+ * The schedule's bookkeeping in a status: the cursor (fires at or before `consumedUntil` are consumed; a new
+ * or changed schedule starts counting now, so it starts no run by itself) and the next fire time.
+ */
+function withSchedule(
+  st: ExternalCollectionRefreshStatus,
+  r: ExternalCollectionRefresh,
+  now: number,
+): ExternalCollectionRefreshStatus {
+  const { schedule, timeZone = 'UTC', suspend } = r.spec;
+  const next = { ...st };
+  const parsed = schedule ? parseSchedule(schedule, timeZone) : undefined;
+  if (!schedule || !parsed?.ok) {
+    delete next.scheduleCursor;
+    delete next.nextScheduleTime;
+    return next;
+  }
+  const cursor = st.scheduleCursor;
+  if (!cursor || cursor.schedule !== schedule || cursor.timeZone !== timeZone) {
+    next.scheduleCursor = { schedule, timeZone, consumedUntil: iso(now) };
+  }
+  const fire = suspend ? undefined : nextFire(parsed.cron, now);
+  if (fire === undefined) delete next.nextScheduleTime;
+  else next.nextScheduleTime = iso(fire);
+  return next;
+}
+
+/** A resource with a schedule is looked at again when it next fires, at the latest. */
+function untilNextFire(requeue: Requeue, st: ExternalCollectionRefreshStatus, now: number): Requeue {
+  if (!st.nextScheduleTime || (requeue && 'backoff' in requeue)) return requeue;
+  const untilFire = Math.max(0, Date.parse(st.nextScheduleTime) - now) + 1_000;
+  return requeue && requeue.afterMs <= untilFire ? requeue : { afterMs: untilFire };
 }
 
 /** " A new refresh (...) starts when it ends." while a newer trigger waits behind the current job. */
 function pendingTriggerWords(ctx: Context): string {
-  return ctx.serves ? '' : ` A new refresh (${triggerWords(ctx.r)}) starts when it ends.`;
+  return ctx.serves ? '' : ` A new refresh (${triggerWords(ctx.r, ctx.now)}) starts when it ends.`;
 }
 
 function startsNowWords(ctx: Context): string {
-  return ` A new refresh (${triggerWords(ctx.r)}) starts now.`;
+  return ` A new refresh (${triggerWords(ctx.r, ctx.now)}) starts now.`;
 }
 
 /**
  * The Milvus connection cannot be assembled (a Secret is missing or invalid). Ensures: nothing is called;
  * what is known is kept, and the collection stays held if a job may be running or a submission is in doubt.
  */
-function blocked(ctx: Context, phase: Phase, connection: Extract<DecideInput['connection'], { ok: false }>): Decision {
+function blocked(
+  ctx: Context,
+  phase: Phase,
+  why: Pick<Extract<DecideInput['connection'], { ok: false }>, 'reason' | 'message'>,
+  requeue: Requeue,
+): Decision {
   const following = phase.kind === 'Following';
   return ctx.update({
     status: ctx.st,
-    situation: { kind: 'stalled', reason: connection.reason, message: connection.message },
+    situation: { kind: 'stalled', reason: why.reason, message: why.message },
     watch: following ? { jobId: phase.jobId } : undefined,
     holdsCollection: following || phase.kind === 'InDoubt',
-    requeue: { backoff: true },
+    requeue,
   });
 }
 
 /** The situation once a job ended: its own outcome, or, when a newer trigger waits, "queued". */
 function endedSituation(ctx: Context, next: ExternalCollectionRefreshStatus): Situation {
-  const s = jobSituation(next);
+  const s = outcomeSituation(ctx, next);
   if (ctx.serves) return s;
   // The ended job answered an older trigger: conditions at this generation must not claim success or failure.
   return { kind: 'progressing', reason: 'RefreshQueued', message: `${s.message}.${startsNowWords(ctx)}` };
+}
+
+/** A job's outcome; a failure past spec.backoffLimit says how many attempts failed. */
+function outcomeSituation(ctx: Context, st: ExternalCollectionRefreshStatus): Situation {
+  const s = jobSituation(st);
+  const failed = st.run?.failedJobs ?? 0;
+  const limit = ctx.r.spec.backoffLimit ?? 0;
+  if (st.state !== 'RefreshFailed' || limit === 0 || failed <= limit) return s;
+  return { ...s, message: `${s.message}. ${failed} attempts failed (spec.backoffLimit ${limit}); no more retries` };
 }
 
 /**
@@ -169,14 +245,19 @@ function follow(ctx: Context, phase: Extract<Phase, { kind: 'Following' }>): Dec
         requeue: ctx.serves ? undefined : { afterMs: 0 },
       });
     }
+    const overdue = deadlineExceeded(ctx, next);
+    if (overdue) return overdue;
     const s = jobSituation(next);
     return ctx.update({
       status: next,
       situation: { ...s, message: s.message + pendingTriggerWords(ctx) },
       watch,
       holdsCollection: true,
+      requeue: untilDeadline(ctx),
     });
   }
+  const overdue = deadlineExceeded(ctx, st);
+  if (overdue) return overdue;
   if (view?.error) {
     const s = failureSituation({
       failure: view.error.failure,
@@ -240,13 +321,88 @@ function follow(ctx: Context, phase: Extract<Phase, { kind: 'Following' }>): Dec
   });
 }
 
+/** When spec.activeDeadlineSeconds ends for the current job (epoch ms), if set. */
+function deadlineOf(ctx: Context, st: ExternalCollectionRefreshStatus): number | undefined {
+  const seconds = ctx.r.spec.activeDeadlineSeconds;
+  const submittedAt = st.run?.submittedAt ? Date.parse(st.run.submittedAt) : undefined;
+  return seconds && submittedAt !== undefined ? submittedAt + seconds * 1_000 : undefined;
+}
+
+function untilDeadline(ctx: Context): Requeue {
+  const deadline = deadlineOf(ctx, ctx.st);
+  return deadline === undefined ? undefined : { afterMs: Math.max(0, deadline - ctx.now) + 100 };
+}
+
+/**
+ * The job outlived spec.activeDeadlineSeconds. Milvus has no cancel: the job keeps running, the operator
+ * stops following it and releases the collection; the next run finds it active and waits for it.
+ */
+function deadlineExceeded(ctx: Context, st: ExternalCollectionRefreshStatus): Decision | undefined {
+  const deadline = deadlineOf(ctx, st);
+  if (deadline === undefined || ctx.now < deadline) return undefined;
+  return ctx.update({
+    status: st,
+    situation: {
+      kind: 'stalled',
+      reason: 'DeadlineExceeded',
+      message: `${jobWords(st)}, and did not end within spec.activeDeadlineSeconds=${ctx.r.spec.activeDeadlineSeconds} of its submission at ${st.run?.submittedAt}. Milvus has no cancel, so the job keeps running; the next refresh waits for it to end.`,
+    },
+    holdsCollection: false,
+  });
+}
+
+/** The delay before resubmitting after the n-th failed job: base * 2^(n-1), capped. */
+function retryDelayMs(settings: Settings, failedJobs: number): number {
+  return backoffMs(failedJobs - 1, settings.retryBackoffBaseMs, settings.retryBackoffMaxMs, () => 0.5);
+}
+
+/**
+ * The job failed and spec.backoffLimit allows another. Ensures: the resubmission waits its backoff (from the
+ * job's end), is held by spec.suspend, and then goes through the same checks as any start.
+ */
+function retry(ctx: Context, phase: Extract<Phase, { kind: 'Retrying' }>): Decision {
+  const { st, now, settings } = ctx;
+  const limit = ctx.r.spec.backoffLimit ?? 0;
+  const endedAt = st.endTime ? Date.parse(st.endTime) : st.run?.submittedAt ? Date.parse(st.run.submittedAt) : now;
+  const retryAt = endedAt + retryDelayMs(settings, phase.failedJobs);
+  const attempt = `attempt ${phase.failedJobs + 1} of ${limit + 1}`;
+  if (ctx.r.spec.suspend)
+    return suspended(ctx, `${jobWords(st)}; the retry (${attempt}) waits until the resource is resumed`);
+  if (now < retryAt) {
+    return ctx.update({
+      status: st,
+      situation: {
+        kind: 'progressing',
+        reason: 'RetryScheduled',
+        message: `${jobWords(st)}. Retrying at ${iso(retryAt)} (${attempt}, spec.backoffLimit ${limit})`,
+      },
+      holdsCollection: false,
+      requeue: { afterMs: retryAt - now },
+    });
+  }
+  return start(ctx, { kind: 'Starting', serves: true }, 'retry');
+}
+
+/** spec.suspend holds a due run: nothing is called; all three conditions are False with reason Suspended. */
+function suspended(ctx: Context, what: string, status = ctx.st): Decision {
+  return ctx.update({
+    status,
+    situation: {
+      kind: 'suspended',
+      reason: 'Suspended',
+      message: `Suspended (spec.suspend): ${what}. Nothing runs until spec.suspend is false.`,
+    },
+    holdsCollection: false,
+  });
+}
+
 /** The current trigger's run is over. Ensures: no Milvus call; the conditions restate the outcome. */
 function settled(ctx: Context): Decision {
   const stalled = findCondition(ctx.st.conditions, STALLED);
-  const situation: Situation =
-    stalled?.status === 'True' && (stalled.reason === 'JobLost' || stalled.reason === 'SubmitLost')
-      ? { kind: 'stalled', reason: stalled.reason, message: stalled.message }
-      : jobSituation(ctx.st);
+  const gaveUp = stalled?.status === 'True' && GAVE_UP.has(stalled.reason);
+  const situation: Situation = gaveUp
+    ? { kind: 'stalled', reason: stalled.reason as Reason, message: stalled.message }
+    : outcomeSituation(ctx, ctx.st);
   return ctx.update({ status: ctx.st, situation, holdsCollection: false });
 }
 
@@ -296,8 +452,14 @@ function resolveDoubt(ctx: Context, phase: Extract<Phase, { kind: 'InDoubt' }>):
       requeue: { afterMs: graceEnds - now },
     });
   }
+  if (ctx.r.spec.suspend) {
+    // No job appeared for the recorded call, and none may be asked for while suspended: drop the intent.
+    const run = { ...run0(st) };
+    delete run.submittedAt;
+    return suspended(ctx, `no job appeared for the refresh requested at ${phase.run.submittedAt}`, { ...st, run });
+  }
   // The superseded trigger's call left no job: start the current trigger instead.
-  if (!phase.serves) return submit(ctx, jobs, true);
+  if (!phase.serves) return submit(ctx, jobs, 'new');
   if ((run.attempts ?? 0) >= settings.maxSubmitAttempts) {
     return ctx.update({
       status: st,
@@ -309,15 +471,23 @@ function resolveDoubt(ctx: Context, phase: Extract<Phase, { kind: 'InDoubt' }>):
       holdsCollection: false,
     });
   }
-  return submit(ctx, jobs, false);
+  return submit(ctx, jobs, 'again');
+}
+
+function run0(st: ExternalCollectionRefreshStatus): RunStatus {
+  return st.run ?? { generation: st.observedGeneration ?? 1, requestedAt: '', trigger: '' };
 }
 
 /**
  * The current trigger needs a job. Ensures: never beside another of our resources on the collection, never
  * beside an active foreign job; otherwise one submission, with the highest listed job id as baseline.
  */
-function start(ctx: Context, phase: Extract<Phase, { kind: 'Starting' }>): Decision {
+function start(ctx: Context, phase: Extract<Phase, { kind: 'Starting' }>, mode?: SubmitMode): Decision {
   const { input, r, settings } = ctx;
+  const how = mode ?? (phase.serves ? 'again' : 'new');
+  if (r.spec.suspend) return suspended(ctx, `a refresh (${triggerWords(r, ctx.now)}) is due`);
+  const skip = how === 'new' ? tooLateToRun(ctx) : undefined;
+  if (skip) return skip;
   if (input.claim) {
     const on = input.claim.jobId ? ` (job ${input.claim.jobId})` : '';
     return ctx.update({
@@ -338,7 +508,44 @@ function start(ctx: Context, phase: Extract<Phase, { kind: 'Starting' }>): Decis
   if (!('jobs' in listed)) return listed;
   const active = listed.jobs.find((j) => !isTerminal(j.state));
   if (active) return waitForActiveJob(ctx, active, false);
-  return submit(ctx, listed.jobs, !phase.serves);
+  return submit(ctx, listed.jobs, how);
+}
+
+/**
+ * A scheduled fire that is the only trigger, noticed more than spec.startingDeadlineSeconds after its time
+ * (the operator was down, or the resource suspended), is skipped: consumed without a run, with an event.
+ */
+function tooLateToRun(ctx: Context): Decision | undefined {
+  const { r, st, now } = ctx;
+  const seconds = r.spec.startingDeadlineSeconds;
+  const due = dueFire(r, now);
+  if (seconds === undefined || due === undefined || now - due <= seconds * 1_000) return undefined;
+  const d = desiredTrigger(r, now);
+  if (!st.run || !runMatchesSpec(st.run, r) || st.run.requestedAt !== d.requestedAt) return undefined; // not schedule-only
+  const status: ExternalCollectionRefreshStatus = {
+    ...st,
+    lastScheduleTime: iso(due),
+    ...(st.scheduleCursor ? { scheduleCursor: { ...st.scheduleCursor, consumedUntil: iso(due) } } : {}),
+  };
+  const stalled = findCondition(st.conditions, STALLED);
+  const situation: Situation =
+    stalled?.status === 'True' && GAVE_UP.has(stalled.reason)
+      ? { kind: 'stalled', reason: stalled.reason as Reason, message: stalled.message }
+      : st.state
+        ? outcomeSituation(ctx, st)
+        : { kind: 'progressing', reason: 'Submitting', message: 'Waiting for the next scheduled run' };
+  return ctx.update({
+    status,
+    situation,
+    holdsCollection: false,
+    events: [
+      {
+        type: 'Warning',
+        reason: 'ScheduleSkipped',
+        message: `Skipped the refresh scheduled for ${iso(due)}: noticed at ${iso(now)}, more than spec.startingDeadlineSeconds=${seconds} later`,
+      },
+    ],
+  });
 }
 
 /** The collection's jobs, or the decision to list them first, or the decision after listing failed. */
@@ -377,25 +584,43 @@ function waitForActiveJob(ctx: Context, job: JobInfo, holdsCollection: boolean):
 }
 
 /** The intent for a (new or repeated) submission, and the request to send once it is recorded. */
-function submit(ctx: Context, jobs: JobInfo[], newRun: boolean): Decision {
-  const { r, st, settings } = ctx;
-  const d = desiredTrigger(r);
-  const nowIso = iso(ctx.now);
-  let base = newRun ? withoutJob(st) : { ...st };
-  if (newRun && st.jobId) {
-    base = {
-      ...base,
-      history: [historyRecord({ ...st, jobId: st.jobId }), ...(st.history ?? [])].slice(0, settings.historyLimit),
-    };
+/** How a submission relates to the run: a new trigger, the same call again, or a new job after a failed one. */
+type SubmitMode = 'new' | 'again' | 'retry';
+
+/** The intent for a submission, and the request to send once it is recorded. */
+function submit(ctx: Context, jobs: JobInfo[], mode: SubmitMode): Decision {
+  const { r, st, settings, now } = ctx;
+  const d = desiredTrigger(r, now);
+  const nowIso = iso(now);
+  const newJob = mode !== 'again';
+  let base = newJob ? withoutJob(st) : { ...st };
+  if (newJob && st.jobId) {
+    const limit = r.spec.historyLimit ?? settings.historyLimit;
+    base.history = [historyRecord({ ...st, jobId: st.jobId }), ...(st.history ?? [])].slice(0, limit);
   }
+  const previous = st.run;
   const run: RunStatus = {
     generation: d.generation,
     requestedAt: d.requestedAt,
-    trigger: newRun ? triggerWords(r) : (st.run?.trigger ?? triggerWords(r)),
+    specHash: d.specHash,
+    trigger: mode === 'new' || !previous ? triggerWords(r, now) : previous.trigger,
     submittedAt: nowIso,
     baselineJobId: maxJobId(jobs),
-    attempts: (newRun ? 0 : (st.run?.attempts ?? 0)) + 1,
+    attempts: (mode === 'again' ? (previous?.attempts ?? 0) : 0) + 1,
   };
+  if (mode !== 'new' && previous?.scheduledAt) run.scheduledAt = previous.scheduledAt;
+  if (mode !== 'new' && previous?.failedJobs) run.failedJobs = previous.failedJobs;
+  if (mode === 'new' && d.dueFireMs !== undefined) {
+    // The run consumes the due fire (and every earlier one): one catch-up, never a burst.
+    run.scheduledAt = iso(d.dueFireMs);
+    base.lastScheduleTime = run.scheduledAt;
+    if (base.scheduleCursor) base.scheduleCursor = { ...base.scheduleCursor, consumedUntil: run.scheduledAt };
+  }
+  base = withSchedule(base, r, now);
+  const words =
+    mode === 'retry'
+      ? `${run.trigger}; attempt ${(run.failedJobs ?? 0) + 1} of ${(r.spec.backoffLimit ?? 0) + 1}`
+      : run.trigger;
   const status: ExternalCollectionRefreshStatus = {
     ...base,
     run,
@@ -405,7 +630,7 @@ function submit(ctx: Context, jobs: JobInfo[], newRun: boolean): Decision {
       {
         kind: 'progressing',
         reason: 'Submitting',
-        message: `Starting a Milvus refresh of collection ${r.spec.collectionName} (${run.trigger})`,
+        message: `Starting a Milvus refresh of collection ${r.spec.collectionName} (${words})`,
       },
       d.generation,
       nowIso,
@@ -438,7 +663,7 @@ export function afterSubmit(args: {
 }): UpdateDecision {
   const { resource: r, result, now, settings, address } = args;
   const st = r.status ?? {};
-  const update = updater(desiredTrigger(r).generation, iso(now));
+  const update = updater(r, now, settings);
   if ('jobId' in result) {
     const status = { ...st, jobId: result.jobId, collectionName: r.spec.collectionName };
     return update({

@@ -25,6 +25,8 @@ export function withJob(st: ExternalCollectionRefreshStatus, job: JobInfo): Exte
   };
   if (!isTerminal(job.state)) return next;
   if (job.state === 'RefreshCompleted' && job.endTimeMs > 0) next.lastSuccessfulTime = iso(job.endTimeMs);
+  const newlyFailed = job.state === 'RefreshFailed' && (st.jobId !== job.jobId || st.state !== 'RefreshFailed');
+  if (newlyFailed && next.run) next.run = { ...next.run, failedJobs: (next.run.failedJobs ?? 0) + 1 };
   if (next.run?.requestedAt) next.lastHandledRequestedAt = next.run.requestedAt;
   return next;
 }

@@ -17,6 +17,17 @@ export interface Settings {
   historyLimit: number;
   /** How often a resource waiting for a foreign job looks again by itself (the observer wakes it sooner). */
   foreignJobRecheckMs: number;
+  /** Delay before the first resubmission after RefreshFailed (spec.backoffLimit); doubles per failure. */
+  retryBackoffBaseMs: number;
+  /** Longest delay between resubmissions. */
+  retryBackoffMaxMs: number;
+}
+
+/** An Event to record besides the status write (transitions of Ready are recorded anyway). */
+export interface EventNote {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
 }
 
 /** Whether the Milvus connection could be assembled (Secrets read and valid). */
@@ -65,6 +76,8 @@ export interface RefreshRequest {
   database: string;
   externalSource?: string;
   externalSpec?: string;
+  /** Values that must never leave the process in a text (scrubbed from Milvus' answers). Not sent. */
+  secretValues?: string[];
 }
 
 /** Write `status` if it differs from the stored one, observe `watch`, and look again per `requeue`. */
@@ -75,6 +88,7 @@ export interface UpdateDecision {
   /** Whether this resource holds its collection (a job of its own runs, or a submission is in doubt). */
   holdsCollection: boolean;
   requeue: Requeue;
+  events?: EventNote[];
 }
 
 export type Decision =

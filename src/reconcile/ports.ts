@@ -49,10 +49,14 @@ export interface KubePort {
 }
 
 /** Resolves spec.milvus and its Secrets into an Endpoint, or says why it cannot. */
+/** Storage credentials from spec.externalSpecSecretRef, or why they cannot be had. */
+export type ExtfsSecret = { ok: true; values: Record<string, string> } | { ok: false; reason: Reason; message: string };
+
+/** Resolves spec.milvus and its Secrets into an Endpoint, or says why it cannot. */
 export interface ConnectionPort {
   resolve(
     r: ExternalCollectionRefresh,
-  ): Promise<{ ok: true; endpoint: Endpoint } | { ok: false; reason: Reason; message: string }>;
+  ): Promise<{ ok: true; endpoint: Endpoint; extfs?: ExtfsSecret } | { ok: false; reason: Reason; message: string }>;
 }
 
 /** The job observer, as the reconciler uses it. */

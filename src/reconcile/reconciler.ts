@@ -7,8 +7,8 @@ import { type ExternalCollectionRefresh, type ExternalCollectionRefreshStatus } 
 import type { Logger } from '../logger.js';
 import { collectionKeyOf } from './collection.js';
 import { afterSubmit, decide } from './decide.js';
-import type { DecideInput, Requeue, Settings, SubmitResult, UpdateDecision } from './model.js';
-import { isSettled } from './phase.js';
+import type { DecideInput, RefreshRequest, Requeue, Settings, SubmitResult, UpdateDecision } from './model.js';
+import { phaseOf } from './phase.js';
 import {
   type ClaimsPort,
   ConflictError,
@@ -74,11 +74,18 @@ export class Reconciler {
       return undefined;
     }
     // A settled resource needs no Milvus connection: no Secret is read for it.
-    const conn = isSettled(r) ? { ok: true as const, endpoint: undefined } : await this.deps.connections.resolve(r);
+    const phase = phaseOf(r, this.now()).kind;
+    const conn =
+      phase === 'Settled' ? { ok: true as const, endpoint: undefined } : await this.deps.connections.resolve(r);
     const collectionKey = collectionKeyOf(r);
+    // Storage keys from spec.externalSpecSecretRef are needed only to submit; following a job goes on without them.
+    const extfs = conn.ok && conn.endpoint ? conn.extfs : undefined;
+    const extfsBlocks = extfs !== undefined && !extfs.ok && phase !== 'Following';
     // Milvus' texts (a failure reason can quote a storage error) never carry a secret the resource uses.
+    const extfsValues = extfs?.ok ? Object.values(extfs.values) : [];
     const secrets = secretForms([
       ...extfsSecrets(r.spec.externalSpec?.extfs),
+      ...extfsValues,
       ...(conn.ok && conn.endpoint?.credentials ? Object.values(conn.endpoint.credentials) : []),
     ]);
     const view = observer.view(key);
@@ -86,9 +93,11 @@ export class Reconciler {
       now: this.now(),
       resource: r,
       settings: this.deps.settings,
-      connection: conn.ok
-        ? { ok: true, address: r.spec.milvus.address }
-        : { ok: false, reason: conn.reason, message: conn.message },
+      connection: !conn.ok
+        ? { ok: false, reason: conn.reason, message: conn.message }
+        : extfsBlocks && extfs && !extfs.ok
+          ? { ok: false, reason: extfs.reason, message: extfs.message }
+          : { ok: true, address: r.spec.milvus.address },
       claim: claims.holder(collectionKey, key),
       view: view?.job ? { ...view, job: scrubJob(view.job, secrets) } : view,
     };
@@ -120,7 +129,9 @@ export class Reconciler {
       });
       let result: SubmitResult;
       try {
-        result = { jobId: await this.deps.milvus.refresh(conn.endpoint, decision.request) };
+        // Storage keys join the request only here, at the moment of the call.
+        const request = withExtfs(decision.request, extfs?.ok ? extfs.values : undefined, secrets);
+        result = { jobId: await this.deps.milvus.refresh(conn.endpoint, request) };
         log.info('Submitted Milvus refresh job', { collection: decision.request.collection, jobId: result.jobId });
       } catch (err) {
         if (!(err instanceof MilvusCallError)) throw err;
@@ -158,6 +169,10 @@ export class Reconciler {
         log.info('Updated refresh status', { jobId: st.jobId, state: st.state, progress: st.progress });
       }
       await this.events(r, st, log);
+    }
+    for (const e of decision.events ?? []) {
+      log.info('Recorded event', { reason: e.reason, type: e.type });
+      await this.deps.kube.event(r, e.type, e.reason, e.message);
     }
     return decision.requeue;
   }
@@ -261,6 +276,18 @@ export class Reconciler {
     log.info('Recorded event', { reason: after.reason, type, jobId: next.jobId });
     await this.deps.kube.event(r, type, after.reason, after.message);
   }
+}
+
+/** The request with the extfs Secret's keys merged into its external spec, and every secret to scrub. */
+function withExtfs(
+  request: RefreshRequest,
+  values: Record<string, string> | undefined,
+  secrets: string[],
+): RefreshRequest {
+  if (!values || request.externalSpec === undefined) return { ...request, secretValues: secrets };
+  const spec = JSON.parse(request.externalSpec) as { extfs?: Record<string, string> };
+  spec.extfs = { ...spec.extfs, ...values };
+  return { ...request, externalSpec: JSON.stringify(spec), secretValues: secrets };
 }
 
 function scrubJob(job: JobInfo, secrets: string[]): JobInfo {

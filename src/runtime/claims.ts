@@ -16,7 +16,7 @@ export class Claims implements ClaimsPort {
   /** Rebuilds the table from resources as stored (at start-up, before any reconcile). */
   seed(resources: Iterable<ExternalCollectionRefresh>): void {
     for (const r of resources) {
-      if (holdsCollection(r))
+      if (holdsCollection(r, Date.now()))
         this.set(collectionKeyOf(r), `${r.metadata.namespace}/${r.metadata.name}`, r.status?.jobId);
     }
   }

@@ -125,6 +125,8 @@ export class Manager {
         maxSubmitAttempts: config.maxSubmitAttempts,
         historyLimit: HISTORY_LIMIT,
         foreignJobRecheckMs: config.foreignJobRecheckMs,
+        retryBackoffBaseMs: config.retryBackoffBaseMs,
+        retryBackoffMaxMs: config.retryBackoffMaxMs,
       },
       log,
       ...(this.hooks.step ? { step: this.hooks.step } : {}),

@@ -1,4 +1,5 @@
 /** Removes secret values from text that may reach logs, events or status. */
+import { CREDENTIAL_EXTFS_KEYS } from '../api/secrets.js';
 
 /** Replaces every occurrence of each secret (4+ characters) in `text` with "***". */
 export function scrub(text: string, secrets: readonly string[]): string {
@@ -19,10 +20,7 @@ export function secretForms(values: Iterable<string>): string[] {
   return [...out];
 }
 
-/** extfs keys whose values are credentials (the ones Milvus itself redacts). */
-export const SECRET_EXTFS_KEYS = ['access_key_id', 'access_key_value', 'ssl_ca_cert', 'external_id'];
-
 /** The credential values of an external spec's extfs. */
 export function extfsSecrets(extfs: Record<string, unknown> | undefined): string[] {
-  return SECRET_EXTFS_KEYS.map((k) => extfs?.[k]).filter((v): v is string => typeof v === 'string');
+  return CREDENTIAL_EXTFS_KEYS.map((k) => extfs?.[k]).filter((v): v is string => typeof v === 'string');
 }

@@ -61,12 +61,14 @@ describe('operator crash safety', () => {
 
   it('killed after the call while Milvus has not yet persisted the job: the next operator waits for it instead of submitting again', async () => {
     env.emulator.seedCollection({ name: 'cunpersisted', source: 's3://lake/c/', spec: SPEC });
-    env.emulator.setTimings({ persistDelayMs: 2_000 });
-    const first = env.startOperator({ failpoints: ['after-refresh'] });
+    // A persistence window long enough for the next operator to start on a busy machine, and a grace above it.
+    env.emulator.setTimings({ persistDelayMs: 6_000 });
+    const slowPersist = ['--submit-grace=10s'];
+    const first = env.startOperator({ failpoints: ['after-refresh'], args: slowPersist });
     await env.applyRefresh('cunpersisted');
     expect(await first.exited).toBeNull();
     expect(env.emulator.jobs('cunpersisted')).toHaveLength(0); // accepted, not yet visible
-    const second = env.startOperator();
+    const second = env.startOperator({ args: slowPersist });
     const waiting = await env.waitFor(
       'cunpersisted',
       (r) => /waiting until .* for its job to appear/.test(condition(r, 'Ready')?.message ?? ''),

@@ -33,6 +33,13 @@ function expectStatusMatches(r: ExternalCollectionRefresh, job: JobInfo): void {
   expect(r.status?.endTime).toBe(ms(job.end_time));
 }
 
+/** Everything the operator's /metrics serves. */
+async function fetchMetrics(op: OperatorProcess): Promise<string> {
+  const line = await op.waitForLog(/"message":"Serving metrics"/);
+  const port = (JSON.parse(line) as { port: number }).port;
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
 describe('operator', () => {
   beforeAll(async () => {
     await env.setUp();
@@ -122,20 +129,24 @@ describe('operator', () => {
     expect(env.emulator.jobs('products')).toHaveLength(2);
   });
 
-  it('refreshes again with the new source and spec when the spec changes, redacting secrets in status', async () => {
+  it('refreshes again with the new source and spec when the spec changes, storage keys from a Secret, redacted in status', async () => {
     env.emulator.seedCollection({ name: 'catalog', source: 's3://lake/catalog/v1/', spec: SPEC });
     await env.applyRefresh('catalog');
     await env.waitForReason('catalog', 'RefreshCompleted');
-    const spec = {
-      format: 'parquet',
-      extfs: {
-        cloud_provider: 'aws',
-        region: 'us-west-2',
-        access_key_id: 'AKIAEXAMPLEKEY',
-        access_key_value: 'wJalrXUtnFEMI-secret',
-      },
-    };
-    await env.applyRefresh('catalog', { externalSource: 's3://lake/catalog/v2/', externalSpec: spec });
+    const spec = { format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-west-2' } };
+    await env.k(
+      'create',
+      'secret',
+      'generic',
+      'lake-keys',
+      '--from-literal=access_key_id=AKIAEXAMPLEKEY',
+      '--from-literal=access_key_value=wJalrXUtnFEMI-secret',
+    );
+    await env.applyRefresh('catalog', {
+      externalSource: 's3://lake/catalog/v2/',
+      externalSpec: spec,
+      externalSpecSecretRef: { name: 'lake-keys' },
+    });
     const r = await env.waitFor(
       'catalog',
       (x) =>
@@ -148,12 +159,20 @@ describe('operator', () => {
     expect(jobs[0]!.external_source).toBe('s3://lake/catalog/v2/');
     expectStatusMatches(r, jobs[0]!);
     expect(r.status?.externalSpec).toContain('"access_key_value":"***"');
-    const everything = JSON.stringify(r.status) + JSON.stringify(await env.events('catalog')) + operator.text();
+    // The Secret's keys reached Milvus (merged into extfs at the call)...
+    const stored = env.emulator.state.getCollection('default', 'catalog', Date.now());
+    expect(stored.externalSource).toBe('s3://lake/catalog/v2/');
+    expect(JSON.parse(stored.externalSpec).extfs).toMatchObject({
+      region: 'us-west-2',
+      access_key_id: 'AKIAEXAMPLEKEY',
+      access_key_value: 'wJalrXUtnFEMI-secret',
+    });
+    // ...and nowhere else: not in the resource, its events, the logs or the metrics.
+    const metrics = await fetchMetrics(operator);
+    const resource = JSON.stringify(await env.get('catalog'));
+    const everything = resource + JSON.stringify(await env.events('catalog')) + operator.text() + metrics;
     expect(everything).not.toContain('wJalrXUtnFEMI-secret');
     expect(everything).not.toContain('AKIAEXAMPLEKEY');
-    expect(env.emulator.state.getCollection('default', 'catalog', Date.now()).externalSource).toBe(
-      's3://lake/catalog/v2/',
-    );
   });
 
   it("reports a failed job as Stalled with Milvus' reason, and a Warning event", async () => {
@@ -194,20 +213,24 @@ describe('operator', () => {
       failAtPercent: 10,
       failReason: 'explore external files failed: AccessDenied for key AKIALEAKYKEY0001 in us-west-2',
     });
-    const spec = {
-      format: 'parquet',
-      extfs: {
-        cloud_provider: 'aws',
-        region: 'us-west-2',
-        access_key_id: 'AKIALEAKYKEY0001',
-        access_key_value: 'leaky-secret-value',
-      },
-    };
-    await env.applyRefresh('leaky', { externalSource: 's3://lake/leaky/v2/', externalSpec: spec });
+    const spec = { format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-west-2' } };
+    await env.k(
+      'create',
+      'secret',
+      'generic',
+      'leaky-keys',
+      '--from-literal=access_key_id=AKIALEAKYKEY0001',
+      '--from-literal=access_key_value=leaky-secret-value',
+    );
+    await env.applyRefresh('leaky', {
+      externalSource: 's3://lake/leaky/v2/',
+      externalSpec: spec,
+      externalSpecSecretRef: { name: 'leaky-keys' },
+    });
     const r = await env.waitForReason('leaky', 'RefreshFailed', 30_000);
     expect(r.status?.reason).toBe('explore external files failed: AccessDenied for key *** in us-west-2');
-    // The spec holds the keys because this test put them there (spec Secrets come with externalSpecSecretRef).
-    const everything = JSON.stringify(r.status) + JSON.stringify(await env.events('leaky')) + operator.text();
+    const everything =
+      JSON.stringify(r) + JSON.stringify(await env.events('leaky')) + operator.text() + (await fetchMetrics(operator));
     expect(everything).not.toContain('AKIALEAKYKEY0001');
     expect(everything).not.toContain('leaky-secret-value');
   });

@@ -22,6 +22,8 @@ export const SETTINGS: Settings = {
   maxSubmitAttempts: 3,
   historyLimit: 5,
   foreignJobRecheckMs: 20_000,
+  retryBackoffBaseMs: 10_000,
+  retryBackoffMaxMs: 300_000,
 };
 
 export interface RefreshFixture {

@@ -15,7 +15,7 @@ describe('condition reasons', () => {
   it('docs/design.md lists every reason, and no other, with the condition it sets', () => {
     const table = docsTable();
     expect([...table.keys()].sort()).toEqual([...ALL_REASONS].sort());
-    const word = { ready: 'Ready', progressing: 'Reconciling', stalled: 'Stalled' } as const;
+    const word = { ready: 'Ready', progressing: 'Reconciling', stalled: 'Stalled', suspended: 'none' } as const;
     for (const reason of ALL_REASONS) expect(table.get(reason), reason).toBe(word[REASONS[reason].kind]);
   });
 });

@@ -5,6 +5,7 @@ import { NOW, SETTINGS, aJob, aRefresh, id, iso, submitted } from '../../support
 import { afterSubmit, decide } from '../../../src/reconcile/decide.js';
 import type { DecideInput, Decision } from '../../../src/reconcile/model.js';
 import { isSettled } from '../../../src/reconcile/phase.js';
+import { specHashOf } from '../../../src/reconcile/trigger.js';
 
 function input(r: ExternalCollectionRefresh, extra: Partial<DecideInput> = {}): DecideInput {
   return { now: NOW, resource: r, settings: SETTINGS, connection: { ok: true, address: 'milvus:19530' }, ...extra };
@@ -40,6 +41,7 @@ describe('decide: a new resource', () => {
       submittedAt: iso(NOW),
       baselineJobId: id(7),
       attempts: 1,
+      specHash: specHashOf(r),
     });
     expect(d.request).toEqual({ collection: 'products', database: 'default' });
     expect(findCondition(d.status.conditions, 'Reconciling')).toMatchObject({
@@ -446,9 +448,9 @@ describe('decide: triggers', () => {
     const d = update(decide(input(aRefresh({ status: completed }))));
     expect(d.requeue).toBeUndefined();
     expect(d.watch).toBeUndefined();
-    expect(isSettled(aRefresh({ status: completed }))).toBe(true); // not even a Secret is read for it
-    expect(isSettled(aRefresh({ status: completed, requestedAt: 'again' }))).toBe(false);
-    expect(isSettled(aRefresh({ status: { ...completed, state: 'RefreshInProgress' } }))).toBe(false);
+    expect(isSettled(aRefresh({ status: completed }), NOW)).toBe(true); // not even a Secret is read for it
+    expect(isSettled(aRefresh({ status: completed, requestedAt: 'again' }), NOW)).toBe(false);
+    expect(isSettled(aRefresh({ status: { ...completed, state: 'RefreshInProgress' } }), NOW)).toBe(false);
   });
 
   it('starts a new run for a new annotation value, keeping the previous job in history', () => {
