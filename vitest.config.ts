@@ -37,9 +37,23 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'deploy',
+          // The chart, the kustomize bases, alerts and health checks: Go tools built by scripts/build-tools.sh.
+          include: ['test/deploy/**/*.test.ts'],
+          globalSetup: ['test/support/node-version.ts', 'test/support/tools-setup.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/support/node-version.ts', 'test/support/integration-setup.ts'],
+          globalSetup: [
+            'test/support/node-version.ts',
+            'test/support/tools-setup.ts',
+            'test/support/integration-setup.ts',
+          ],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           // One shared control plane; files run one at a time so timing assertions are not starved on 2 cores.
