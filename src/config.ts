@@ -26,8 +26,6 @@ export interface OperatorConfig {
   milvusClientIdleMs: number;
   /** How long a shutdown waits for running reconciles. */
   shutdownTimeoutMs: number;
-  /** After a write conflict (409), how soon the resource is looked at again. */
-  conflictRetryMs: number;
   /** Longest delay between attempts to reopen a failed watch. */
   watchBackoffMaxMs: number;
   /** A watch that delivers nothing, not even a bookmark, for this long is reopened. */
@@ -36,6 +34,8 @@ export interface OperatorConfig {
   retryBackoffBaseMs: number;
   /** Longest delay between such resubmissions. */
   retryBackoffMaxMs: number;
+  /** How often a request Milvus refused outright is tried again. */
+  refusalRecheckMs: number;
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
@@ -68,11 +68,12 @@ Usage: node dist/main.js [flags]   (npm start -- [flags])
   --secret-cache-ttl <d>              how long a Secret that was read is reused (default 10s)
   --milvus-client-idle <d>            close Milvus clients unused this long (default 10m)
   --shutdown-timeout <d>              how long SIGTERM waits for running reconciles (default 30s)
-  --conflict-retry <d>                look again this soon after a write conflict (default 250ms)
   --watch-backoff-max <d>             longest delay between attempts to reopen a failed watch (default 30s)
   --retry-backoff-base <d>, --retry-backoff-max <d>
                                       resubmission after RefreshFailed under spec.backoffLimit waits base,
                                       doubling per failure, at most max (default 10s, 5m)
+  --refusal-recheck <d>               a request Milvus refused outright (invalid, not an external collection,
+                                      unsupported server) is tried again this often, staying Stalled (default 10m)
   --watch-inactivity-timeout <d>      reopen a watch silent this long; the API server sends a bookmark about
                                       once a minute (default 150s)
   --leader-elect                      elect a leader through a Lease before working (default false)
@@ -105,11 +106,11 @@ const FLAGS = {
   'secret-cache-ttl': { type: 'string', default: '10s' },
   'milvus-client-idle': { type: 'string', default: '10m' },
   'shutdown-timeout': { type: 'string', default: '30s' },
-  'conflict-retry': { type: 'string', default: '250ms' },
   'watch-backoff-max': { type: 'string', default: '30s' },
   'watch-inactivity-timeout': { type: 'string', default: '150s' },
   'retry-backoff-base': { type: 'string', default: '10s' },
   'retry-backoff-max': { type: 'string', default: '5m' },
+  'refusal-recheck': { type: 'string', default: '10m' },
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-namespace': { type: 'string' },
   'leader-election-id': { type: 'string', default: 'milvus-refresh-operator' },
@@ -188,11 +189,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     secretCacheTtlMs: duration('secret-cache-ttl', 0),
     milvusClientIdleMs: duration('milvus-client-idle', 1_000),
     shutdownTimeoutMs: duration('shutdown-timeout', 0),
-    conflictRetryMs: duration('conflict-retry', 0),
     watchBackoffMaxMs: duration('watch-backoff-max', 1_000),
     watchInactivityTimeoutMs: duration('watch-inactivity-timeout', 10_000),
     retryBackoffBaseMs: duration('retry-backoff-base', 100),
     retryBackoffMaxMs: duration('retry-backoff-max', 100),
+    refusalRecheckMs: duration('refusal-recheck', 100),
     leaderElect: get('leader-elect') === true,
     leaderElectionNamespace: (get('leader-election-namespace') as string | undefined) ?? env.POD_NAMESPACE ?? 'default',
     leaderElectionId: String(get('leader-election-id')),

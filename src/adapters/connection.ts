@@ -2,7 +2,7 @@
  * ConnectionPort: turns spec.milvus and the Secrets it names into an Endpoint. Secret values go into the
  * Endpoint only; messages name the Secret and the key, never a value.
  */
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Reason } from '../api/reasons.js';
 import type { ExternalCollectionRefresh } from '../api/v1alpha1.js';
 import type { ConnectionPort, Endpoint, ExtfsSecret } from '../reconcile/ports.js';
@@ -11,10 +11,30 @@ import type { SecretData } from './kube.js';
 type Resolved = { ok: true; endpoint: Endpoint; extfs?: ExtfsSecret } | { ok: false; reason: Reason; message: string };
 
 export class Connections implements ConnectionPort {
-  constructor(private readonly readSecret: (namespace: string, name: string) => Promise<SecretData>) {}
+  /** Per-process HMAC key: endpoint keys are unlinkable to the credentials across processes and logs. */
+  private readonly hmacKey = randomBytes(32);
+
+  constructor(
+    private readonly readSecret: (namespace: string, name: string) => Promise<SecretData>,
+    /** Describes a failed read (the API server's status and message; never Secret data). */
+    private readonly describe: (err: unknown) => string = (err) => (err instanceof Error ? err.message : String(err)),
+  ) {}
+
+  /** The Secret, undefined when it does not exist, or why it cannot be read (403, timeout, ...). */
+  private async read(ns: string, name: string, field: string): Promise<SecretData | { unreadable: string }> {
+    try {
+      return await this.readSecret(ns, name);
+    } catch (err) {
+      return {
+        unreadable: `Cannot read Secret ${ns}/${name} (${field}): ${this.describe(err)}. Retrying with backoff.`,
+      };
+    }
+  }
 
   private async extfs(ns: string, name: string): Promise<ExtfsSecret> {
-    return extfsFrom(ns, name, await this.readSecret(ns, name));
+    const data = await this.read(ns, name, 'spec.externalSpecSecretRef');
+    if (data && 'unreadable' in data) return { ok: false, reason: 'SecretUnreadable', message: data.unreadable };
+    return extfsFrom(ns, name, data);
   }
 
   async resolve(r: ExternalCollectionRefresh): Promise<Resolved> {
@@ -23,7 +43,8 @@ export class Connections implements ConnectionPort {
     let credentials: Endpoint['credentials'];
     if (m.credentialsSecretRef) {
       const name = m.credentialsSecretRef.name;
-      const data = await this.readSecret(ns, name);
+      const data = await this.read(ns, name, 'spec.milvus.credentialsSecretRef');
+      if (data && 'unreadable' in data) return { ok: false, reason: 'SecretUnreadable', message: data.unreadable };
       if (!data) return missing(`Secret ${ns}/${name} (spec.milvus.credentialsSecretRef) does not exist`);
       if (data.token) credentials = { token: data.token };
       else if (data.username && data.password !== undefined)
@@ -42,7 +63,8 @@ export class Connections implements ConnectionPort {
       if (m.tls?.serverName) tls.serverName = m.tls.serverName;
       if (m.tls?.caSecretRef) {
         const { name, key = 'ca.crt' } = m.tls.caSecretRef;
-        const data = await this.readSecret(ns, name);
+        const data = await this.read(ns, name, 'spec.milvus.tls.caSecretRef');
+        if (data && 'unreadable' in data) return { ok: false, reason: 'SecretUnreadable', message: data.unreadable };
         if (!data) return missing(`Secret ${ns}/${name} (spec.milvus.tls.caSecretRef) does not exist`);
         const ca = data[key];
         if (!ca)
@@ -56,7 +78,7 @@ export class Connections implements ConnectionPort {
     }
     const database = m.database ?? 'default';
     const identity = JSON.stringify([m.address.toLowerCase(), tls ?? null, credentials ?? null]);
-    const key = createHash('sha256').update(identity).digest('hex').slice(0, 16);
+    const key = createHmac('sha256', this.hmacKey).update(identity).digest('hex').slice(0, 16);
     const extfs = r.spec.externalSpecSecretRef ? await this.extfs(ns, r.spec.externalSpecSecretRef.name) : undefined;
     return {
       ok: true,

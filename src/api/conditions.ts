@@ -39,6 +39,16 @@ function rank(order: string[], type: string): number {
   return i < 0 ? order.length : i;
 }
 
+/** Longest condition message written (the CRD allows 32768; texts Milvus or users supply can be longer). */
+export const MAX_MESSAGE = 8_192;
+
+/** `text` cut to `max` characters, saying how much was cut. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const note = `... [${text.length - max} more characters]`;
+  return text.slice(0, Math.max(0, max - note.length)) + note;
+}
+
 /** The three conditions for a situation, at `generation`. */
 export function conditionsFor(
   conditions: readonly Condition[],
@@ -46,6 +56,7 @@ export function conditionsFor(
   generation: number,
   now: string,
 ): Condition[] {
+  s = { ...s, message: truncate(s.message, MAX_MESSAGE) };
   const ready = s.kind === 'ready';
   let out = setCondition(
     conditions,

@@ -55,6 +55,10 @@ const milvusSpec = obj(
           rule: "self.matches('^(https?://)?(\\\\[[0-9A-Fa-f:.]+\\\\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):[0-9]{1,5}$')",
           message: 'spec.milvus.address must be host:port or http(s)://host:port, e.g. milvus.milvus.svc:19530',
         },
+        {
+          rule: "!self.matches(':[0-9]{1,5}$') || (int(self.substring(self.lastIndexOf(':') + 1)) >= 1 && int(self.substring(self.lastIndexOf(':') + 1)) <= 65535)",
+          message: 'spec.milvus.address has a port outside 1-65535',
+        },
       ],
     }),
     database: str('Database of the collection ("default" when omitted).', {
@@ -94,6 +98,11 @@ const milvusSpec = obj(
         rule: "!(has(self.tls) && has(self.tls.enabled) && self.tls.enabled && self.address.startsWith('http://'))",
         message: 'spec.milvus.tls.enabled contradicts an http:// address; use https:// or host:port',
       },
+      {
+        rule: "!(self.address.startsWith('http://') && has(self.tls) && (has(self.tls.caSecretRef) || has(self.tls.serverName)))",
+        message:
+          'spec.milvus.tls.caSecretRef and spec.milvus.tls.serverName need TLS, which an http:// address turns off; use https:// or host:port',
+      },
     ],
   },
 );
@@ -115,7 +124,18 @@ const externalSpec = obj(
       ],
     },
     columns: { description: 'Column mapping, passed through to Milvus.', 'x-kubernetes-preserve-unknown-fields': true },
-    snapshot_id: { description: 'Iceberg snapshot id.', 'x-kubernetes-int-or-string': true },
+    snapshot_id: {
+      description:
+        'Iceberg snapshot id. Iceberg ids are random 64-bit numbers: give ids beyond 2^53 as a string ("3051729675574597004"); they are sent to Milvus as an exact integer.',
+      'x-kubernetes-int-or-string': true,
+      'x-kubernetes-validations': [
+        {
+          rule: "type(self) == string ? self.matches('^-?[0-9]{1,19}$') : (self <= 9007199254740991 && self >= -9007199254740991)",
+          message:
+            'spec.externalSpec.snapshot_id beyond 2^53 must be quoted as a string, e.g. "3051729675574597004": JSON numbers that large lose digits; a string must hold only digits',
+        },
+      ],
+    },
   },
 );
 
@@ -264,6 +284,7 @@ const status = obj('What Milvus reports, and what the operator owes its users.',
     specHash: str('Digest of the spec fields that shape the Milvus job, when the run started.'),
     scheduledAt: time('The scheduled fire this run serves.'),
     failedJobs: int('Jobs of this run that failed (retried up to spec.backoffLimit).', { minimum: 0 }),
+    refusedAt: time('When Milvus last refused the request outright; it is asked again only slowly.'),
   }),
   nextScheduleTime: time('When spec.schedule fires next (absent while suspended).'),
   lastScheduleTime: time('The last fire of spec.schedule that was taken (run, or skipped past its starting deadline).'),

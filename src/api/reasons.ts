@@ -71,6 +71,10 @@ export const REASONS = {
   },
   SubmitLost: { kind: 'stalled', meaning: 'Milvus was asked --max-submit-attempts times and no job appeared' },
   SecretNotFound: { kind: 'stalled', meaning: 'a Secret named in the spec does not exist' },
+  SecretUnreadable: {
+    kind: 'stalled',
+    meaning: 'a Secret named in the spec cannot be read (for example 403: RBAC); the message quotes the API server',
+  },
   InvalidSecret: { kind: 'stalled', meaning: 'a Secret named in the spec lacks the keys the operator needs' },
   AuthenticationFailed: { kind: 'stalled', meaning: 'Milvus refused the credentials' },
   DatabaseNotFound: { kind: 'stalled', meaning: 'Milvus reports the database does not exist' },

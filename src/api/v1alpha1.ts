@@ -122,6 +122,8 @@ export interface RunStatus {
   scheduledAt?: string;
   /** Jobs of this run that ended RefreshFailed (retried up to spec.backoffLimit). */
   failedJobs?: number;
+  /** When Milvus last refused the run's request outright (invalid, not external, unsupported): re-checked slowly. */
+  refusedAt?: string;
 }
 
 /** Which fires of spec.schedule have been consumed (run or skipped): operator bookkeeping. */

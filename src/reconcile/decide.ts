@@ -17,7 +17,7 @@
  * submission, spec.backoffLimit resubmits after RefreshFailed (phase Retrying), spec.activeDeadlineSeconds
  * stops following a job that runs too long, and every status carries the schedule's bookkeeping.
  */
-import { type Situation, STALLED, conditionsFor, findCondition } from '../api/conditions.js';
+import { READY, type Situation, STALLED, conditionsFor, findCondition } from '../api/conditions.js';
 import type { Reason } from '../api/reasons.js';
 import {
   type ExternalCollectionRefresh,
@@ -413,6 +413,9 @@ function settled(ctx: Context): Decision {
  */
 function resolveDoubt(ctx: Context, phase: Extract<Phase, { kind: 'InDoubt' }>): Decision {
   const { st, settings, now, input } = ctx;
+  // The spec changed since the call in doubt (another collection, database or source): whatever that call
+  // did is not what the resource asks for now, and its baseline belongs to the old collection. Start anew.
+  if (!runMatchesSpec(phase.run, ctx.r)) return start(ctx, { kind: 'Starting', serves: false }, 'new');
   const listed = collectionJobs(ctx, true);
   if (!('jobs' in listed)) return listed;
   const jobs = listed.jobs;
@@ -488,6 +491,8 @@ function start(ctx: Context, phase: Extract<Phase, { kind: 'Starting' }>, mode?:
   if (r.spec.suspend) return suspended(ctx, `a refresh (${triggerWords(r, ctx.now)}) is due`);
   const skip = how === 'new' ? tooLateToRun(ctx) : undefined;
   if (skip) return skip;
+  const refused = how === 'again' ? refusedUntil(ctx) : undefined;
+  if (refused) return refused;
   if (input.claim) {
     const on = input.claim.jobId ? ` (job ${input.claim.jobId})` : '';
     return ctx.update({
@@ -501,14 +506,55 @@ function start(ctx: Context, phase: Extract<Phase, { kind: 'Starting' }>, mode?:
       requeue: { afterMs: settings.pollIntervalMs },
     });
   }
-  // Waiting for a foreign job: the observer follows it; list again only once it has ended.
-  const foreign = input.view?.error ? undefined : input.view?.job;
-  if (foreign && !isTerminal(foreign.state)) return waitForActiveJob(ctx, foreign, false);
+  // Waiting for a foreign job: the observer follows it; list again only once it has ended. A wait decided
+  // for an earlier generation (the collection or Milvus may have changed since) is dropped: list again.
+  const current = ctx.st.observedGeneration === (r.metadata.generation ?? 1);
+  const foreign = input.view?.error || !current ? undefined : input.view?.job;
+  if (foreign && foreign.collectionName === r.spec.collectionName && !isTerminal(foreign.state)) {
+    return waitForActiveJob(ctx, foreign, false);
+  }
+  // #5: a new trigger over a Ready status says so before any Milvus call, so `kubectl wait` cannot return on
+  // the previous run's Ready=True.
+  const readyBefore = findCondition(ctx.st.conditions, READY)?.status === 'True';
+  if (how === 'new' && readyBefore) {
+    return ctx.update({
+      status: ctx.st,
+      situation: {
+        kind: 'progressing',
+        reason: 'Submitting',
+        message: `A new refresh (${triggerWords(r, ctx.now)}) is starting`,
+      },
+      holdsCollection: false,
+      requeue: { afterMs: 0 },
+    });
+  }
   const listed = collectionJobs(ctx, false);
   if (!('jobs' in listed)) return listed;
   const active = listed.jobs.find((j) => !isTerminal(j.state));
   if (active) return waitForActiveJob(ctx, active, false);
   return submit(ctx, listed.jobs, how);
+}
+
+/** Stalled reasons for requests Milvus refused outright: repeating them cannot help until something changes. */
+const REFUSALS = new Set<string>(['InvalidRequest', 'NotExternalCollection', 'UnsupportedServer']);
+
+/**
+ * Milvus refused this trigger's request outright. Ensures: the resource stays Stalled, with no write and no
+ * call, until the spec or the trigger changes; only every --refusal-recheck is the request tried again, and
+ * then without leaving Stalled (no Stalled/InProgress flapping for Flux or Argo CD).
+ */
+function refusedUntil(ctx: Context): Decision | undefined {
+  const stalled = findCondition(ctx.st.conditions, STALLED);
+  const refusedAt = ctx.st.run?.refusedAt ? Date.parse(ctx.st.run.refusedAt) : undefined;
+  if (stalled?.status !== 'True' || !REFUSALS.has(stalled.reason) || refusedAt === undefined) return undefined;
+  const recheckAt = refusedAt + ctx.settings.refusalRecheckMs;
+  if (ctx.now >= recheckAt) return undefined;
+  return ctx.update({
+    status: ctx.st,
+    situation: { kind: 'stalled', reason: stalled.reason as Reason, message: stalled.message },
+    holdsCollection: false,
+    requeue: { afterMs: recheckAt - ctx.now },
+  });
 }
 
 /**
@@ -617,6 +663,8 @@ function submit(ctx: Context, jobs: JobInfo[], mode: SubmitMode): Decision {
     if (base.scheduleCursor) base.scheduleCursor = { ...base.scheduleCursor, consumedUntil: run.scheduledAt };
   }
   base = withSchedule(base, r, now);
+  const stalled = findCondition(st.conditions, STALLED);
+  const recheck = mode === 'again' && stalled?.status === 'True' && REFUSALS.has(stalled.reason);
   const words =
     mode === 'retry'
       ? `${run.trigger}; attempt ${(run.failedJobs ?? 0) + 1} of ${(r.spec.backoffLimit ?? 0) + 1}`
@@ -627,11 +675,13 @@ function submit(ctx: Context, jobs: JobInfo[], mode: SubmitMode): Decision {
     observedGeneration: d.generation,
     conditions: conditionsFor(
       base.conditions ?? [],
-      {
-        kind: 'progressing',
-        reason: 'Submitting',
-        message: `Starting a Milvus refresh of collection ${r.spec.collectionName} (${words})`,
-      },
+      recheck && stalled
+        ? { kind: 'stalled', reason: stalled.reason as Reason, message: stalled.message }
+        : {
+            kind: 'progressing',
+            reason: 'Submitting',
+            message: `Starting a Milvus refresh of collection ${r.spec.collectionName} (${words})`,
+          },
       d.generation,
       nowIso,
     ),
@@ -646,9 +696,20 @@ export function requestFor(r: ExternalCollectionRefresh): RefreshRequest {
     collection: spec.collectionName,
     database: spec.milvus.database ?? 'default',
     ...(spec.externalSource !== undefined && spec.externalSpec !== undefined
-      ? { externalSource: spec.externalSource, externalSpec: JSON.stringify(spec.externalSpec) }
+      ? { externalSource: spec.externalSource, externalSpec: specJson(spec.externalSpec) }
       : {}),
   };
+}
+
+/**
+ * The external spec as Milvus' JSON. A snapshot_id given as a string (ids beyond 2^53 must be, see the CRD)
+ * is written as an exact JSON integer, which Milvus reads as int64 without loss.
+ */
+export function specJson(spec: NonNullable<ExternalCollectionRefresh['spec']['externalSpec']>): string {
+  const text = JSON.stringify(spec);
+  return typeof spec.snapshot_id === 'string' && /^-?\d+$/.test(spec.snapshot_id)
+    ? text.replace(`"snapshot_id":"${spec.snapshot_id}"`, `"snapshot_id":${spec.snapshot_id}`)
+    : text;
 }
 
 /** The status after the RefreshExternalCollection call that followed a `submit` (whose status is `resource.status`). */
@@ -704,6 +765,7 @@ export function afterSubmit(args: {
   // that could have left a job, so it does not count towards --max-submit-attempts.
   const run = st.run ? { ...st.run, attempts: Math.max(0, (st.run.attempts ?? 1) - 1) } : undefined;
   if (run) delete run.submittedAt;
+  if (run && REFUSALS.has(situation.reason)) run.refusedAt = iso(now);
   return update({
     status: { ...st, ...(run ? { run } : {}) },
     situation,

@@ -1,5 +1,5 @@
 /** Status and message helpers of the decision: a job's fields in status, and situations in plain words. */
-import type { Situation } from '../api/conditions.js';
+import { type Situation, truncate } from '../api/conditions.js';
 import { type ExternalCollectionRefreshStatus, type JobRecord, isTerminal } from '../api/v1alpha1.js';
 import type { Settings } from './model.js';
 import type { JobInfo, MilvusFailure } from './types.js';
@@ -10,16 +10,17 @@ export const iso = (ms: number): string => new Date(ms).toISOString();
  * The status with a Milvus job's fields as Milvus reports them; when the job has ended, also the run's
  * bookkeeping: the last success time and the handled refresh-requested-at value.
  */
-export function withJob(st: ExternalCollectionRefreshStatus, job: JobInfo): ExternalCollectionRefreshStatus {
+export function withJob(st: ExternalCollectionRefreshStatus, seen: JobInfo): ExternalCollectionRefreshStatus {
+  const job = notBackwards(st, seen);
   const next: ExternalCollectionRefreshStatus = {
     ...st,
     jobId: job.jobId,
     collectionName: job.collectionName,
     state: job.state,
     progress: job.progress,
-    reason: job.reason,
-    externalSource: job.externalSource,
-    externalSpec: job.externalSpec,
+    reason: truncate(job.reason, MAX_TEXT),
+    externalSource: truncate(job.externalSource, MAX_TEXT),
+    externalSpec: truncate(job.externalSpec, MAX_TEXT),
     startTime: job.startTimeMs > 0 ? iso(job.startTimeMs) : undefined,
     endTime: job.endTimeMs > 0 ? iso(job.endTimeMs) : undefined,
   };
@@ -29,6 +30,29 @@ export function withJob(st: ExternalCollectionRefreshStatus, job: JobInfo): Exte
   if (newlyFailed && next.run) next.run = { ...next.run, failedJobs: (next.run.failedJobs ?? 0) + 1 };
   if (next.run?.requestedAt) next.lastHandledRequestedAt = next.run.requestedAt;
   return next;
+}
+
+/** Longest Milvus text (reason, source, spec) kept in status. */
+const MAX_TEXT = 8_192;
+
+const STATE_ORDER: Record<string, number> = {
+  RefreshPending: 0,
+  RefreshInProgress: 1,
+  RefreshCompleted: 2,
+  RefreshFailed: 2,
+};
+
+/**
+ * A view of the job that never moves its state or progress backwards from what status shows: an older
+ * snapshot (an observer list fetched before an adoption, a lagging replica of Milvus' meta) is not news.
+ */
+function notBackwards(st: ExternalCollectionRefreshStatus, job: JobInfo): JobInfo {
+  if (st.jobId !== job.jobId || st.state === undefined) return job;
+  const before = STATE_ORDER[st.state] ?? 0;
+  const now = STATE_ORDER[job.state] ?? 0;
+  if (now < before) return { ...job, state: st.state, progress: Math.max(job.progress, st.progress ?? 0) };
+  if (now === before && !isTerminal(job.state)) return { ...job, progress: Math.max(job.progress, st.progress ?? 0) };
+  return job;
 }
 
 const JOB_KEYS = [

@@ -21,6 +21,8 @@ export interface Settings {
   retryBackoffBaseMs: number;
   /** Longest delay between resubmissions. */
   retryBackoffMaxMs: number;
+  /** How often a request Milvus refused outright (InvalidRequest, NotExternalCollection, UnsupportedServer) is tried again. */
+  refusalRecheckMs: number;
 }
 
 /** An Event to record besides the status write (transitions of Ready are recorded anyway). */

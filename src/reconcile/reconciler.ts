@@ -52,6 +52,8 @@ export class Reconciler {
   private readonly unavailableSince = new Map<string, number>();
   /** Our latest write per key and the resourceVersions it superseded, for when the informer cache lags. */
   private readonly written = new Map<string, { stale: Set<string>; obj: ExternalCollectionRefresh }>();
+  /** Keys whose last write conflicted: the next reconcile reads them from the API server, not the cache. */
+  private readonly refetch = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? Date.now;
@@ -65,7 +67,9 @@ export class Reconciler {
     const { observer, claims } = this.deps;
     // Not in the cache may only mean the cache is being rebuilt: ask the API server before letting go.
     const slash = key.indexOf('/');
-    const r = this.current(key) ?? (await this.deps.kube.read(key.slice(0, slash), key.slice(slash + 1)));
+    // After a write conflict the cache is behind the API server: read the object from there once.
+    const cached = this.refetch.delete(key) ? undefined : this.current(key);
+    const r = cached ?? (await this.deps.kube.read(key.slice(0, slash), key.slice(slash + 1)));
     if (!r || r.metadata.deletionTimestamp) {
       // Milvus has no cancel: a running job finishes on its own. Stop following it.
       observer.unwatch(key);
@@ -190,7 +194,13 @@ export class Reconciler {
     r: ExternalCollectionRefresh,
     status: ExternalCollectionRefreshStatus,
   ): Promise<ExternalCollectionRefresh> {
-    const updated = await this.deps.kube.patchStatus(r, clean(status));
+    let updated: ExternalCollectionRefresh;
+    try {
+      updated = await this.deps.kube.patchStatus(r, clean(status));
+    } catch (err) {
+      if (err instanceof ConflictError) this.refetch.add(`${r.metadata.namespace}/${r.metadata.name}`);
+      throw err;
+    }
     this.deps.onStatusWrite?.();
     const key = `${r.metadata.namespace}/${r.metadata.name}`;
     const stale = this.written.get(key)?.stale ?? new Set<string>();

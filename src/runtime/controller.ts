@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { Requeue } from '../reconcile/model.js';
-import { type PolicySettings, type ReconcileResult, queueStep } from './policy.js';
+import { ConflictError } from '../reconcile/ports.js';
+import { type ReconcileResult, queueStep } from './policy.js';
 import type { WorkQueue } from './workqueue.js';
 
 export interface ControllerHooks {
@@ -18,7 +19,6 @@ export interface ControllerOptions {
   queue: WorkQueue;
   reconcile: (key: string, log: Logger) => Promise<Requeue>;
   log: Logger;
-  policy: PolicySettings;
   /** Describes an error for the log (the API server's message, not a stack). */
   describeError: (err: unknown) => string;
   hooks?: ControllerHooks;
@@ -64,7 +64,7 @@ export class Controller {
     } catch (error) {
       outcome = { error };
     }
-    const step = queueStep(outcome, this.options.policy);
+    const step = queueStep(outcome);
     switch (step.kind) {
       case 'forget':
         queue.forget(key);
@@ -75,13 +75,14 @@ export class Controller {
         break;
       case 'backoff': {
         const delay = queue.addRateLimited(key);
-        if ('error' in outcome)
+        if ('error' in outcome && outcome.error instanceof ConflictError) {
+          log.debug('Reconcile hit a write conflict; re-reading from the API server', { retryInMs: delay });
+        } else if ('error' in outcome) {
           log.error('Reconcile failed', { error: this.options.describeError(outcome.error), retryInMs: delay });
+        }
         break;
       }
     }
-    if ('error' in outcome && step.kind === 'after')
-      log.debug('Reconcile hit a conflict; retrying', { retryInMs: step.ms });
     hooks?.reconciled?.(step.result, (Date.now() - started) / 1000);
   }
 }

@@ -115,7 +115,7 @@ export class Manager {
     const reconciler = new Reconciler({
       kube,
       milvus: this.milvus,
-      connections: new Connections((ns, name) => kube.secret(ns, name)),
+      connections: new Connections((ns, name) => kube.secret(ns, name), apiErrorMessage),
       observer: this.observer,
       claims: this.claims,
       settings: {
@@ -127,6 +127,7 @@ export class Manager {
         foreignJobRecheckMs: config.foreignJobRecheckMs,
         retryBackoffBaseMs: config.retryBackoffBaseMs,
         retryBackoffMaxMs: config.retryBackoffMaxMs,
+        refusalRecheckMs: config.refusalRecheckMs,
       },
       log,
       ...(this.hooks.step ? { step: this.hooks.step } : {}),
@@ -136,7 +137,6 @@ export class Manager {
       queue: this.queue,
       reconcile: (key, log) => reconciler.reconcile(key, log),
       log,
-      policy: { conflictRetryMs: config.conflictRetryMs },
       describeError: apiErrorMessage,
       hooks: {
         reconciled: (result, seconds) => {

@@ -19,16 +19,11 @@ export type QueueStep =
   /** Look again after the key's next exponential backoff delay. */
   | { kind: 'backoff'; result: ReconcileResult };
 
-export interface PolicySettings {
-  /** A write conflict (409) means the cache is behind: look again after this long, keeping the backoff. */
-  conflictRetryMs: number;
-}
-
-export function queueStep(outcome: Outcome, settings: PolicySettings): QueueStep {
+export function queueStep(outcome: Outcome): QueueStep {
   if ('error' in outcome) {
-    // Someone wrote meanwhile: the watch brings the new version; look again shortly.
-    if (outcome.error instanceof ConflictError)
-      return { kind: 'after', ms: settings.conflictRetryMs, forget: false, result: 'requeue_after' };
+    // Someone wrote meanwhile: the reconciler re-reads the object from the API server next time. A conflict
+    // is a retry like any other, with the key's backoff, so a stale cache cannot make a hot loop.
+    if (outcome.error instanceof ConflictError) return { kind: 'backoff', result: 'requeue' };
     return { kind: 'backoff', result: 'error' };
   }
   const requeue = outcome.requeue;

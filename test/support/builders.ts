@@ -24,6 +24,7 @@ export const SETTINGS: Settings = {
   foreignJobRecheckMs: 20_000,
   retryBackoffBaseMs: 10_000,
   retryBackoffMaxMs: 300_000,
+  refusalRecheckMs: 600_000,
 };
 
 export interface RefreshFixture {

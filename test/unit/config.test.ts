@@ -45,7 +45,6 @@ describe('loadConfig', () => {
       secretCacheTtlMs: 10_000,
       milvusClientIdleMs: 600_000,
       shutdownTimeoutMs: 30_000,
-      conflictRetryMs: 250,
       watchBackoffMaxMs: 30_000,
       watchInactivityTimeoutMs: 150_000,
     });
@@ -57,7 +56,6 @@ describe('loadConfig', () => {
       'secret-cache-ttl',
       'milvus-client-idle',
       'shutdown-timeout',
-      'conflict-retry',
       'watch-backoff-max',
       'watch-inactivity-timeout',
     ]) {

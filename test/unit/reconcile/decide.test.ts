@@ -75,7 +75,8 @@ describe('decide: a new resource', () => {
   });
 
   it('does not even list while the observer still sees a foreign active job', () => {
-    const d = decide(input(aRefresh(), { view: { fetchedAtMs: NOW, job: aJob(9, 'RefreshPending') } }));
+    const waiting = aRefresh({ status: { observedGeneration: 1 } }); // the wait was decided at this generation
+    const d = decide(input(waiting, { view: { fetchedAtMs: NOW, job: aJob(9, 'RefreshPending') } }));
     expect(ready(d).reason).toBe('WaitingForActiveJob');
     expect(update(d).watch).toEqual({ jobId: id(9) });
     // Once it ended, the collection is listed again (the list, not the observer, says whether another started).
@@ -316,7 +317,7 @@ describe('decide: following a job', () => {
   it('shows a transient reason while Pending without calling it a failure', () => {
     const d = update(
       decide(
-        input(aRefresh({ status: running }), {
+        input(aRefresh({ status: { ...running, state: 'RefreshPending', progress: 0 } }), {
           view: { fetchedAtMs: NOW, job: aJob(1, 'RefreshPending', { progress: 0, reason: 'NoSuchBucket' }) },
         }),
       ),

@@ -55,13 +55,27 @@ function input(r: ExternalCollectionRefresh, now: number, extra: Partial<DecideI
 }
 
 /** decide, answering a list request with `jobs`. */
+/**
+ * decide as the reconciler drives it: a new trigger over a Ready status is first announced (Ready=False,
+ * requeue at once), then the collection is listed (answered with `jobs`), then the decision is taken.
+ */
 function decideListing(
   r: ExternalCollectionRefresh,
   now: number,
   jobs = [aJob(1, 'RefreshCompleted')],
   extra: Partial<DecideInput> = {},
 ): Decision {
-  const d = decide(input(r, now, extra));
+  let d = decide(input(r, now, extra));
+  if (
+    d.kind === 'update' &&
+    d.requeue &&
+    'afterMs' in d.requeue &&
+    d.requeue.afterMs === 0 &&
+    ready(d).reason === 'Submitting'
+  ) {
+    r = withStatus(r, d.status);
+    d = decide(input(r, now, extra));
+  }
   return d.kind === 'listCollectionJobs' ? decide(input(r, now, { ...extra, collectionJobs: { jobs } })) : d;
 }
 

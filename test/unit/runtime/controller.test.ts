@@ -31,19 +31,18 @@ function recordingLogger(
 }
 
 describe('queueStep (the error policy)', () => {
-  const settings = { conflictRetryMs: 250 };
   it.each<[string, Parameters<typeof queueStep>[0], ReturnType<typeof queueStep>]>([
     ['nothing to requeue', { requeue: undefined }, { kind: 'forget', result: 'success' }],
     ['a delay', { requeue: { afterMs: 5_000 } }, { kind: 'after', ms: 5_000, forget: true, result: 'requeue_after' }],
     ['backoff asked by the decision', { requeue: { backoff: true } }, { kind: 'backoff', result: 'requeue' }],
     [
-      'a write conflict',
+      'a write conflict: a retry with backoff, not a hot loop',
       { error: new ConflictError('stale') },
-      { kind: 'after', ms: 250, forget: false, result: 'requeue_after' },
+      { kind: 'backoff', result: 'requeue' },
     ],
     ['any other error', { error: new Error('boom') }, { kind: 'backoff', result: 'error' }],
   ])('%s', (_name, outcome, step) => {
-    expect(queueStep(outcome, settings)).toEqual(step);
+    expect(queueStep(outcome)).toEqual(step);
   });
 });
 
@@ -59,7 +58,6 @@ describe('Controller', () => {
       queue,
       reconcile,
       log: recordingLogger(lines),
-      policy: { conflictRetryMs: 250 },
       describeError: (e) => (e as Error).message,
       hooks: { reconciled: (r) => results.push(r) },
     });
@@ -100,24 +98,21 @@ describe('Controller', () => {
     h.queue.shutdown();
   });
 
-  it('retries a write conflict soon, without resetting the key backoff', async () => {
+  it('backs off a key whose writes keep conflicting, like any failure, and logs it without alarm', async () => {
     let n = 0;
+    const start = Date.now();
+    const calls: number[] = [];
     const h = harness(() => {
       n += 1;
-      if (n === 1) return Promise.reject(new Error('boom')); // backoff: 1 s
-      if (n === 2) return Promise.reject(new ConflictError('stale')); // 250 ms, keeps the failure count
-      if (n === 3) return Promise.reject(new Error('boom')); // second failure: 2 s
-      return Promise.resolve(undefined);
+      calls.push(Date.now() - start);
+      return n <= 3 ? Promise.reject(new ConflictError('stale')) : Promise.resolve(undefined);
     });
     h.controller.start(1);
     h.queue.add('ns/a');
-    await vi.advanceTimersByTimeAsync(1_000 + 250);
-    expect(n).toBe(3);
-    await vi.advanceTimersByTimeAsync(1_999);
-    expect(n).toBe(3);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(n).toBe(4);
-    expect(h.results).toEqual(['error', 'requeue_after', 'error', 'success']);
+    await vi.advanceTimersByTimeAsync(7_100);
+    expect(calls).toEqual([0, 1_000, 3_000, 7_000]);
+    expect(h.results).toEqual(['requeue', 'requeue', 'requeue', 'success']);
+    expect(h.lines.filter((l) => l.level === 'error')).toEqual([]);
     h.queue.shutdown();
   });
 
