@@ -421,8 +421,10 @@ function resolveDoubt(ctx: Context, phase: Extract<Phase, { kind: 'InDoubt' }>):
   const jobs = listed.jobs;
   const run = phase.run;
   const baseline = run.baselineJobId ?? '0';
+  // Only a job that does what this resource asked can be its own: another install, or the same Milvus under
+  // another name, may have started the job above the baseline.
   const ours = jobs
-    .filter((j) => compareIds(j.jobId, baseline) > 0 && j.jobId !== input.claim?.jobId)
+    .filter((j) => compareIds(j.jobId, baseline) > 0 && j.jobId !== input.claim?.jobId && matchesRequest(ctx.r, j))
     .sort((a, b) => compareIds(a.jobId, b.jobId))[0];
   if (ours) {
     const next = withJob(st, ours);
@@ -475,6 +477,14 @@ function resolveDoubt(ctx: Context, phase: Extract<Phase, { kind: 'InDoubt' }>):
     });
   }
   return submit(ctx, jobs, 'again');
+}
+
+/** Whether a listed job is the one the resource's request would start: its collection and, when overridden, its source. */
+function matchesRequest(r: ExternalCollectionRefresh, job: JobInfo): boolean {
+  if (job.collectionName && job.collectionName !== r.spec.collectionName) return false;
+  return (
+    r.spec.externalSource === undefined || job.externalSource === '' || job.externalSource === r.spec.externalSource
+  );
 }
 
 function run0(st: ExternalCollectionRefreshStatus): RunStatus {

@@ -9,6 +9,7 @@ import { Connections } from '../../../src/adapters/connection.js';
 import { afterSubmit, decide, requestFor } from '../../../src/reconcile/decide.js';
 import type { DecideInput, Decision } from '../../../src/reconcile/model.js';
 import { specHashOf } from '../../../src/reconcile/trigger.js';
+import { canonicalAddress, collectionKeyOf } from '../../../src/reconcile/collection.js';
 import { NOW, SETTINGS, aJob, aRefresh, id, iso, submitted } from '../../support/builders.js';
 
 function input(r: ReturnType<typeof aRefresh>, extra: Partial<DecideInput> = {}): DecideInput {
@@ -169,5 +170,40 @@ describe('10 and 11. Secrets that cannot be read; the endpoint key', () => {
     const [a, b] = await Promise.all([new Connections(read).resolve(r), new Connections(read).resolve(r)]);
     if (!a.ok || !b.ok) throw new Error('unresolved');
     expect(a.endpoint.key).not.toBe(b.endpoint.key);
+  });
+});
+
+describe('1. two names for one Milvus', () => {
+  it('gives one canonical address to the spellings cluster DNS resolves alike', () => {
+    const spellings = [
+      'milvus:19530',
+      'milvus.milvus:19530',
+      'Milvus.milvus.svc:19530',
+      'http://milvus.milvus.svc.cluster.local.:19530',
+    ];
+    expect(new Set(spellings.map((a) => canonicalAddress(a, 'milvus')))).toEqual(
+      new Set(['milvus.milvus.svc.cluster.local:19530']),
+    );
+    expect(canonicalAddress('milvus:19530', 'search')).toBe('milvus.search.svc.cluster.local:19530');
+    expect(canonicalAddress('10.0.0.5:19530', 'milvus')).toBe('10.0.0.5:19530');
+    expect(canonicalAddress('milvus.example.com:443', 'milvus')).toBe('milvus.example.com:443');
+    const a = aRefresh({ namespace: 'milvus', address: 'milvus:19530' });
+    const b = aRefresh({ namespace: 'milvus', address: 'milvus.milvus.svc:19530' });
+    expect(collectionKeyOf(a)).toBe(collectionKeyOf(b));
+  });
+
+  it('in doubt, does not adopt a job above the baseline that another request started', () => {
+    const r = aRefresh({ status: { ...submitted(0) } });
+    r.spec.externalSource = 's3://lake/products/v2/';
+    r.spec.externalSpec = { format: 'parquet', extfs: { cloud_provider: 'aws', region: 'us-east-1' } };
+    r.status!.run!.specHash = specHashOf(r);
+    const theirs = aJob(5, 'RefreshInProgress', { externalSource: 's3://lake/products/v1/' });
+    const d = decide(input(r, { collectionJobs: { jobs: [theirs] } }));
+    expect(ready(d).reason).toBe('WaitingForActiveJob');
+    expect(d.kind === 'update' && d.status.jobId).toBeUndefined();
+    const mine = aJob(6, 'RefreshInProgress', { externalSource: 's3://lake/products/v2/' });
+    expect(ready(decide(input(r, { collectionJobs: { jobs: [theirs, mine] } }))).message).toContain(
+      `Adopted: Milvus refresh job ${id(6)}`,
+    );
   });
 });
