@@ -2,27 +2,36 @@
 # Build: compile TypeScript, keep production dependencies only. The Node that runs the operator is the one
 # the project pins for its tests (npm package node-linux-<arch>, an optional dependency), copied out of
 # node_modules, so the image, the tests and the demo run the very same binary.
+#
+# scripts/build-image.sh builds this same image without Docker (mmdebstrap + umoci) by reading this file:
+# keep the build stage's RUN commands on paths relative to its WORKDIR, and to the instructions that script
+# knows (FROM, WORKDIR, COPY, RUN, USER, EXPOSE, ENV, ENTRYPOINT); it refuses anything else.
 FROM node:26.12.1-trixie-slim AS build
 WORKDIR /src
+# npm workspaces: the lock file names the emulator package, so npm ci needs its package.json. The image holds
+# the operator only; the emulator's sources are never copied.
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY packages/milvus-refresh-emulator/package.json ./packages/milvus-refresh-emulator/
+RUN npm ci --ignore-scripts --no-audit --no-fund --workspaces=false --include-workspace-root
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
- && cp "$(readlink -f node_modules/.bin/node)" /node \
- && /node --version \
- && npm prune --omit=dev --omit=optional --ignore-scripts
+ && cp "$(readlink -f node_modules/.bin/node)" node \
+ && ./node --version \
+ && cp -L "$(ldd ./node | awk '$1 == "libatomic.so.1" {print $3}')" libatomic.so.1 \
+ && npm prune --omit=dev --omit=optional --ignore-scripts --workspaces=false --include-workspace-root
 
 # Run: distroless glibc + libstdc++ (what the Node binary links against), non-root, nothing else but the
 # compiled code and its production dependencies.
 FROM gcr.io/distroless/cc-debian13:nonroot
 WORKDIR /app
-COPY --from=build /node /nodejs/bin/node
+COPY --from=build /src/node /nodejs/bin/node
+# The official Node binary links libatomic.so.1, which distroless/cc does not ship (/usr/lib is on the
+# loader's default path on every architecture).
+COPY --from=build /src/libatomic.so.1 /usr/lib/libatomic.so.1
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 USER 65532:65532
 EXPOSE 8080 8081
 ENTRYPOINT ["/nodejs/bin/node", "dist/main.js"]
-# The same image runs the Milvus refresh emulator for pipeline tests:
-#   docker run --entrypoint /nodejs/bin/node IMAGE dist/emulator/main.js --host 0.0.0.0 --collection products
