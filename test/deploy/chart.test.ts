@@ -27,9 +27,13 @@ type Container = {
   resources: unknown;
   securityContext: Record<string, unknown>;
 };
-const deployment = (objs: K8sObject[]): K8sObject & { spec: Record<string, any> } =>
-  objs.find((o) => o.kind === 'Deployment') as K8sObject & { spec: Record<string, any> };
-const container = (objs: K8sObject[]): Container => deployment(objs).spec.template.spec.containers[0] as Container;
+type DeploymentObject = K8sObject & { spec: { replicas: number; template: { spec: { containers: Container[] } } } };
+type ServiceMonitorObject = K8sObject & {
+  spec: { endpoints: { port: string }[]; selector: { matchLabels: Record<string, string> } };
+};
+const deployment = (objs: K8sObject[]): DeploymentObject =>
+  objs.find((o) => o.kind === 'Deployment') as DeploymentObject;
+const container = (objs: K8sObject[]): Container => deployment(objs).spec.template.spec.containers[0]!;
 const byKey = (objs: K8sObject[]): Map<string, K8sObject> => new Map(objs.map((o) => [keyOf(o), normalized(o)]));
 
 describe('Helm chart', () => {
@@ -122,13 +126,12 @@ describe('Helm chart', () => {
         'grafanaDashboard.enabled': 'true',
       },
     });
-    const sm = all.find((o) => o.kind === 'ServiceMonitor') as K8sObject & { spec: Record<string, any> };
+    const sm = all.find((o) => o.kind === 'ServiceMonitor') as ServiceMonitorObject;
     expect(sm.metadata.labels?.release).toBe('kube-prometheus-stack');
-    expect(sm.spec.endpoints[0].port).toBe('metrics');
+    expect(sm.spec.endpoints[0]!.port).toBe('metrics');
     // The ServiceMonitor selects the metrics Service by its labels.
     const svc = all.find((o) => o.kind === 'Service')!;
-    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels as Record<string, string>))
-      expect(svc.metadata.labels?.[k]).toBe(v);
+    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) expect(svc.metadata.labels?.[k]).toBe(v);
     expect(all.some((o) => o.kind === 'PrometheusRule')).toBe(true);
     const cm = all.find((o) => o.kind === 'ConfigMap') as K8sObject & { data: Record<string, string> };
     expect(cm.metadata.labels?.grafana_dashboard).toBe('1');

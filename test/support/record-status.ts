@@ -43,9 +43,9 @@ export interface Recording extends Expectation {
 
 /** The object as the API server returned it, less managedFields (server bookkeeping, not status). */
 export function snapshot(object: Record<string, unknown>): Record<string, unknown> {
-  const copy = structuredClone(object) as { metadata?: Record<string, unknown> };
-  delete copy.metadata?.managedFields;
-  return copy as Record<string, unknown>;
+  const copy = structuredClone(object);
+  delete (copy.metadata as Record<string, unknown> | undefined)?.managedFields;
+  return copy;
 }
 
 export function testdataText(rec: Recording, when = new Date()): string {

@@ -51,7 +51,7 @@ export function toolPaths(): ToolPaths {
   const res = spawnSync('bash', [SCRIPT, '--print-paths'], { encoding: 'utf8' });
   if (res.status !== 0) throw new Error(`scripts/build-tools.sh --print-paths failed: ${res.stderr}`);
   const paths = parse(res.stdout);
-  const missing = Object.entries(paths).filter(([, p]) => !existsSync(p));
+  const missing = Object.entries(paths as unknown as Record<string, string>).filter(([, p]) => !existsSync(p));
   if (missing.length)
     throw new Error(
       `missing ${missing.map(([n, p]) => `${n} (${p})`).join(', ')}: run scripts/build-tools.sh (builds them from Go modules)`,
