@@ -245,5 +245,13 @@ describe('Helm chart in a cluster', () => {
     const missing = [...queried].filter((m) => !exported.has(m));
     // Only the metrics docs/operations.md asks the operator for may be missing.
     expect(missing.filter((m) => !REQUESTED_METRICS.includes(m))).toEqual([]);
+    // And every metric docs/operations.md lists as exported is.
+    const docs = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
+    const table = docs.slice(docs.indexOf('## Metrics'), docs.indexOf('### Metrics the alerts need'));
+    const documented = [...table.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!);
+    expect(documented.length).toBeGreaterThan(15);
+    expect(documented.filter((m) => !exported.has(m))).toEqual([]);
+    const requested = docs.slice(docs.indexOf('### Metrics the alerts need'), docs.indexOf('## Alerts'));
+    expect([...requested.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!)).toEqual(REQUESTED_METRICS);
   });
 });
