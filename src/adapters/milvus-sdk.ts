@@ -1,0 +1,320 @@
+/**
+ * What the operator changes in how the Milvus SDK (3.0.6) loads and decodes, without patching its files:
+ *
+ * 1. **One set of proto definitions per process.** Every `MilvusClient` builds its protocol definitions
+ *    again: two `getGRPCService` calls (each a proto-loader `fromJSON` over the whole Milvus proto plus a
+ *    `loadPackageDefinition`) and two protobufjs `Root.fromJSON`, about 9 MiB of heap and 12 MiB of RSS per
+ *    client. Both loaders are pure functions of immutable JSON, so they are memoised here, module-wide:
+ *    the first client pays, every further client (endpoint or database) costs about 0.1 MiB.
+ * 2. **A job list decoded only where it is read.** `ListRefreshExternalCollectionJobs` with no collection
+ *    returns every job Milvus keeps (24 h of them: 24,000 for 1,000 hourly refreshes, 4 MB). The SDK
+ *    decodes all of them into objects (6 us each) on every poll, while the operator follows a few. Clients
+ *    created with {@link LEAN_JOB_LIST} get a list whose jobs are only indexed (job id and byte range, a
+ *    scan of the wire format); a job is decoded, by the SDK's own decoder, when it is asked for, and its
+ *    raw bytes tell whether it changed since the last poll without decoding it.
+ *
+ * Both are installed once, by the Milvus adapter, after the SDK is loaded. Other users of the SDK in the
+ * same process get the same (memoised) definitions and the SDK's usual list.
+ */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** The SDK's `loaderOptions` marker that asks for the lean job list (proto-loader ignores unknown options). */
+export const LEAN_JOB_LIST = { ecrLeanJobList: true } as const;
+
+type Deserialize = (buf: Buffer) => unknown;
+interface MethodDefinition {
+  responseDeserialize: Deserialize;
+}
+type ServiceDefinition = Record<string, MethodDefinition>;
+type PackageDefinition = Record<string, unknown>;
+
+interface SdkModules {
+  grpcUtils: { getGRPCService: (proto: { serviceName: string }, options: Record<string, unknown>) => unknown };
+  protoLoader: { fromJSON: (json: unknown, options: Record<string, unknown>) => PackageDefinition };
+  grpc: { loadPackageDefinition: (def: PackageDefinition) => Record<string, unknown> };
+  protobuf: { Root: { fromJSON: (json: unknown, root?: unknown) => unknown } };
+  milvusJson: unknown;
+}
+
+let installed = false;
+
+function sdkModules(): SdkModules {
+  // Resolve every module from the SDK's own location: the same instances the SDK uses.
+  const sdkMain = require.resolve('@zilliz/milvus2-sdk-node');
+  const fromSdk = createRequire(sdkMain);
+  const json = fromSdk('./proto-json/milvus') as { default?: unknown };
+  return {
+    grpcUtils: fromSdk('./utils/Grpc') as SdkModules['grpcUtils'],
+    protoLoader: fromSdk('@grpc/proto-loader') as SdkModules['protoLoader'],
+    grpc: fromSdk('@grpc/grpc-js') as SdkModules['grpc'],
+    protobuf: fromSdk('protobufjs') as SdkModules['protobuf'],
+    milvusJson: json.default ?? json,
+  };
+}
+
+/** Installs the memoised loaders and the lean job list (idempotent). */
+export function shareSdkDefinitions(): void {
+  if (installed) return;
+  installed = true;
+  require('@zilliz/milvus2-sdk-node'); // the SDK's module graph must be complete before it is wrapped
+  const m = sdkModules();
+
+  const roots = new WeakMap<object, unknown>();
+  const fromJSON = m.protobuf.Root.fromJSON.bind(m.protobuf.Root);
+  m.protobuf.Root.fromJSON = (json: unknown, root?: unknown): unknown => {
+    if (root !== undefined || typeof json !== 'object' || json === null) return fromJSON(json, root);
+    let r = roots.get(json);
+    if (r === undefined) {
+      r = fromJSON(json);
+      roots.set(json, r);
+    }
+    return r;
+  };
+
+  const services = new Map<string, unknown>();
+  const original = m.grpcUtils.getGRPCService;
+  m.grpcUtils.getGRPCService = (proto, options) => {
+    const key = `${proto.serviceName}\u0000${JSON.stringify(options)}`;
+    let service = services.get(key);
+    if (service === undefined) {
+      const { ecrLeanJobList, ...loaderOptions } = options;
+      service = ecrLeanJobList ? leanService(m, proto.serviceName, loaderOptions) : original(proto, loaderOptions);
+      services.set(key, service);
+    }
+    return service;
+  };
+}
+
+/** The SDK's getGRPCService, with ListRefreshExternalCollectionJobs answered by a {@link RawJobList}. */
+function leanService(m: SdkModules, serviceName: string, options: Record<string, unknown>): unknown {
+  const definition = m.protoLoader.fromJSON(m.milvusJson, options);
+  const method = (definition[serviceName] as ServiceDefinition | undefined)?.ListRefreshExternalCollectionJobs;
+  if (method) {
+    const decode = method.responseDeserialize;
+    method.responseDeserialize = (buf: Buffer) => decodeLeanList(buf, decode);
+  }
+  const grpcObject = m.grpc.loadPackageDefinition(definition);
+  return serviceName.split('.').reduce<unknown>((o, part) => (o as Record<string, unknown>)[part], grpcObject);
+}
+
+// Field numbers of milvus.proto (ListRefreshExternalCollectionJobsResponse, RefreshExternalCollectionJobInfo).
+const RESPONSE_JOBS = 2;
+const JOB_ID = 1;
+
+/** A job list as the wire has it: each job's id and bytes, decoded on demand by the SDK's decoder. */
+export class RawJobList {
+  constructor(
+    private readonly buf: Buffer,
+    /** Each job's id as its encoded varint bytes (latin1), in list order (newest first). */
+    private readonly keys: string[],
+    /** Byte ranges of the jobs' encoded messages: [start, end) of job i at 2i, 2i+1. */
+    private readonly ranges: Uint32Array,
+    private readonly decode: Deserialize,
+  ) {}
+
+  get length(): number {
+    return this.keys.length;
+  }
+
+  /**
+   * What JSON.stringify sees. The SDK's retry interceptor stringifies every answer for a debug line, even
+   * with debug logging off; without this it would turn the whole 4 MB buffer into an array of numbers.
+   */
+  toJSON(): string {
+    return `[${this.keys.length} jobs]`;
+  }
+
+  /** The jobs' ids (decimal strings), in list order. */
+  get ids(): string[] {
+    return this.keys.map(idOfKey);
+  }
+
+  /** Where each of `jobIds` is in the list (ids not listed are left out): one pass, no index of every job. */
+  positions(jobIds: Iterable<string>): Map<string, number> {
+    const wanted = new Map<string, string>();
+    for (const id of jobIds) {
+      const key = keyOfId(id);
+      if (key !== undefined) wanted.set(key, id);
+    }
+    const found = new Map<string, number>();
+    if (wanted.size === 0) return found;
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++) {
+      const id = wanted.get(keys[i]!);
+      if (id !== undefined) found.set(id, i);
+    }
+    return found;
+  }
+
+  has(jobId: string): boolean {
+    return this.positions([jobId]).size > 0;
+  }
+
+  /** Each listed job's encoded bytes as a string: equal strings mean an unchanged job. */
+  fingerprints(jobIds: Iterable<string>): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [id, i] of this.positions(jobIds))
+      out.set(id, this.buf.toString('latin1', this.ranges[2 * i], this.ranges[2 * i + 1]));
+    return out;
+  }
+
+  /** The job's encoded bytes as a string, if listed. */
+  fingerprint(jobId: string): string | undefined {
+    return this.fingerprints([jobId]).get(jobId);
+  }
+
+  /** The job decoded as the SDK decodes it (snake_case, longs as strings, enums as names). */
+  job(jobId: string): Record<string, unknown> | undefined {
+    return this.jobs([jobId]).get(jobId);
+  }
+
+  /** Several jobs decoded at once (one decoder call), by id; ids not listed are left out. */
+  jobs(jobIds: Iterable<string>): Map<string, Record<string, unknown>> {
+    const wanted = [...this.positions(jobIds)];
+    const decoded = this.decodeAt(wanted.map(([, i]) => i));
+    return new Map(wanted.map(([id], n) => [id, decoded[n]!]));
+  }
+
+  /** Every job, decoded (for a per-collection list, which is short). */
+  all(): Record<string, unknown>[] {
+    return this.decodeAt(this.keys.map((_, i) => i));
+  }
+
+  private decodeAt(positions: number[]): Record<string, unknown>[] {
+    if (positions.length === 0) return [];
+    // A response holding only these jobs, decoded by the SDK's own decoder.
+    const parts: Buffer[] = [];
+    for (const i of positions) {
+      const start = this.ranges[2 * i]!;
+      const end = this.ranges[2 * i + 1]!;
+      parts.push(Buffer.from([(RESPONSE_JOBS << 3) | 2]), varint(end - start), this.buf.subarray(start, end));
+    }
+    const decoded = this.decode(Buffer.concat(parts)) as { jobs?: Record<string, unknown>[] };
+    return decoded.jobs ?? [];
+  }
+}
+
+/** A job id's int64 varint bytes as a latin1 string (the index key), or undefined for a non-number. */
+function keyOfId(jobId: string): string | undefined {
+  if (!/^-?\d+$/.test(jobId)) return undefined;
+  let v = BigInt.asUintN(64, BigInt(jobId));
+  let key = '';
+  do {
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    key += String.fromCharCode(v > 0n ? b | 0x80 : b);
+  } while (v > 0n);
+  return key;
+}
+
+function idOfKey(key: string): string {
+  let v = 0n;
+  for (let i = key.length - 1; i >= 0; i--) v = (v << 7n) | BigInt(key.charCodeAt(i) & 0x7f);
+  return BigInt.asIntN(64, v).toString();
+}
+
+/** Decodes a ListRefreshExternalCollectionJobsResponse: the status fully, the jobs into a RawJobList. */
+export function decodeLeanList(buf: Buffer, decode: Deserialize): Record<string, unknown> {
+  const ids: string[] = [];
+  const ranges: number[] = [];
+  const rest: Buffer[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const fieldStart = pos;
+    const tag = readUint(buf, pos);
+    pos = cursor;
+    const wire = tag & 7;
+    const next = skip(buf, pos, wire);
+    if (tag >>> 3 === RESPONSE_JOBS && wire === 2) {
+      const length = readUint(buf, pos);
+      const start = cursor;
+      ids.push(jobKeyOf(buf, start, start + length));
+      ranges.push(start, start + length);
+    } else {
+      rest.push(buf.subarray(fieldStart, next)); // the status (and any field added later)
+    }
+    pos = next;
+  }
+  const head = decode(Buffer.concat(rest)) as Record<string, unknown>;
+  return { ...head, jobs: new RawJobList(buf, ids, Uint32Array.from(ranges), decode) };
+}
+
+/** The job_id (int64, field 1) of an encoded RefreshExternalCollectionJobInfo, as its varint bytes (latin1). */
+function jobKeyOf(buf: Buffer, start: number, end: number): string {
+  let pos = start;
+  while (pos < end) {
+    const tag = readUint(buf, pos);
+    const valueStart = cursor;
+    const wire = tag & 7;
+    if (tag >>> 3 === JOB_ID && wire === 0) {
+      readUint10(buf, valueStart);
+      return buf.toString('latin1', valueStart, cursor);
+    }
+    pos = skip(buf, valueStart, wire);
+  }
+  return '\u0000'; // proto3 default: an id of 0 is not sent
+}
+
+/** Where the last read ended (saves allocating a pair per read). */
+let cursor = 0;
+
+/** An unsigned varint up to 2^53 (tags, lengths); sets `cursor` after it. */
+function readUint(buf: Buffer, pos: number): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 8; i++) {
+    const b = buf[pos++];
+    if (b === undefined) throw new Error('truncated varint');
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      cursor = pos;
+      return value;
+    }
+    scale *= 128;
+  }
+  throw new Error('varint too long');
+}
+
+/** The position after a field's value of wire type `wire` starting at `pos`. */
+function skip(buf: Buffer, pos: number, wire: number): number {
+  switch (wire) {
+    case 0:
+      readUint10(buf, pos);
+      return cursor;
+    case 1:
+      return pos + 8;
+    case 2: {
+      const length = readUint(buf, pos);
+      return cursor + length;
+    }
+    case 5:
+      return pos + 4;
+    default:
+      throw new Error(`unsupported wire type ${wire}`);
+  }
+}
+
+/** Skips a varint of up to 10 bytes (any int64); sets `cursor` after it. */
+function readUint10(buf: Buffer, pos: number): void {
+  for (let i = 0; i < 10; i++) {
+    const b = buf[pos++];
+    if (b === undefined) throw new Error('truncated varint');
+    if (b < 0x80) {
+      cursor = pos;
+      return;
+    }
+  }
+  throw new Error('varint too long');
+}
+
+function varint(n: number): Buffer {
+  const bytes: number[] = [];
+  while (n >= 0x80) {
+    bytes.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  bytes.push(n);
+  return Buffer.from(bytes);
+}

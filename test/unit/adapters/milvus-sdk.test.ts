@@ -1,0 +1,76 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { RawJobList, decodeLeanList, shareSdkDefinitions } from '../../../src/adapters/milvus-sdk.js';
+
+const require = createRequire(import.meta.url);
+
+interface Method {
+  responseSerialize: (o: unknown) => Buffer;
+  responseDeserialize: (b: Buffer) => unknown;
+}
+
+/** The SDK's own (un-patched) codec of ListRefreshExternalCollectionJobs. */
+function sdkCodec(): Method {
+  const sdk = require('@zilliz/milvus2-sdk-node') as { getGRPCService: (p: unknown, o: unknown) => unknown };
+  const { LOADER_OPTIONS } = require('@zilliz/milvus2-sdk-node/dist/milvus/grpc/GrpcClient.js') as {
+    LOADER_OPTIONS: Record<string, unknown>;
+  };
+  const service = sdk.getGRPCService({ serviceName: 'milvus.proto.milvus.MilvusService' }, LOADER_OPTIONS) as {
+    service: Record<string, Method>;
+  };
+  return service.service.ListRefreshExternalCollectionJobs!;
+}
+
+const job = (i: number) => ({
+  job_id: (470804829245014016n + BigInt(i)).toString(),
+  collection_name: `c${i % 7}`,
+  state: i % 3 === 0 ? 'RefreshInProgress' : 'RefreshCompleted',
+  progress: String(i % 100),
+  reason: i % 5 === 0 ? 'some reason' : '',
+  external_source: `s3://lake/c${i % 7}/`,
+  start_time: String(1_700_000_000_000 + i),
+  end_time: i % 3 === 0 ? '0' : String(1_700_000_006_000 + i),
+  external_spec: '{"format":"parquet"}',
+});
+
+describe('lean job list', () => {
+  const codec = sdkCodec();
+  const jobs = Array.from({ length: 50 }, (_, i) => job(i));
+  const buf = codec.responseSerialize({ status: { code: 0, error_code: 'Success', reason: '' }, jobs });
+
+  it('indexes every job and decodes each exactly as the SDK does', () => {
+    const full = codec.responseDeserialize(buf) as { status: unknown; jobs: Record<string, unknown>[] };
+    const lean = decodeLeanList(buf, codec.responseDeserialize) as { status: unknown; jobs: RawJobList };
+    expect(lean.status).toEqual(full.status);
+    expect(lean.jobs).toBeInstanceOf(RawJobList);
+    expect(lean.jobs.ids).toEqual(full.jobs.map((j) => j.job_id));
+    expect(lean.jobs.all()).toEqual(full.jobs);
+    expect(lean.jobs.job(jobs[17]!.job_id)).toEqual(full.jobs[17]);
+    expect(lean.jobs.job('1')).toBeUndefined();
+    expect(lean.jobs.has(jobs[3]!.job_id)).toBe(true);
+  });
+
+  it('tells a changed job from an unchanged one by its bytes', () => {
+    const changed = jobs.map((j, i) => (i === 4 ? { ...j, progress: '77' } : j));
+    const a = decodeLeanList(buf, codec.responseDeserialize).jobs as RawJobList;
+    const b = decodeLeanList(codec.responseSerialize({ status: { code: 0 }, jobs: changed }), codec.responseDeserialize)
+      .jobs as RawJobList;
+    expect(b.fingerprint(jobs[3]!.job_id)).toBe(a.fingerprint(jobs[3]!.job_id));
+    expect(b.fingerprint(jobs[4]!.job_id)).not.toBe(a.fingerprint(jobs[4]!.job_id));
+  });
+
+  it('decodes an error answer and an empty list', () => {
+    const failed = codec.responseSerialize({ status: { code: 1100, error_code: 'UnexpectedError', reason: 'boom' } });
+    const lean = decodeLeanList(failed, codec.responseDeserialize) as { status: { reason: string }; jobs: RawJobList };
+    expect(lean.status.reason).toBe('boom');
+    expect(lean.jobs.length).toBe(0);
+  });
+
+  it('memoises the SDK definitions: a second client loads nothing again', () => {
+    shareSdkDefinitions();
+    const sdk = require('@zilliz/milvus2-sdk-node') as { getGRPCService: (p: unknown, o: unknown) => unknown };
+    const a = sdk.getGRPCService({ serviceName: 'milvus.proto.milvus.MilvusService' }, { keepCase: true });
+    const b = sdk.getGRPCService({ serviceName: 'milvus.proto.milvus.MilvusService' }, { keepCase: true });
+    expect(a).toBe(b);
+  });
+});
