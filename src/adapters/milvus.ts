@@ -12,6 +12,8 @@ import { type JobInfo, MilvusCallError, type MilvusFailure, type MilvusFailureKi
 import { extfsSecrets, secretForms } from '../util/scrub.js';
 import { type Status, classifyStatus, classifyThrown } from './milvus-errors.js';
 import { dropIpServerNames } from './tls-ip-servername.js';
+import { LEAN_JOB_LIST, RawJobList, shareSdkDefinitions } from './milvus-sdk.js';
+import { type JobSnapshot, snapshotOf } from '../runtime/observer.js';
 
 /** Observes each RPC (metrics). */
 export type RpcObserver = (method: string, outcome: MilvusFailureKind | 'ok', seconds: number) => void;
@@ -45,6 +47,7 @@ export class MilvusClients implements MilvusPort {
 
   constructor(private readonly options: MilvusClientsOptions) {
     dropIpServerNames();
+    shareSdkDefinitions();
     const idle = options.idleCloseMs ?? 10 * 60_000;
     this.sweeper = setInterval(() => this.closeIdle(idle), Math.min(idle, 60_000));
     this.sweeper.unref();
@@ -78,20 +81,39 @@ export class MilvusClients implements MilvusPort {
   }
 
   async listJobs(endpoint: Endpoint, collection: string): Promise<JobInfo[]> {
+    const jobs = await this.listRaw(endpoint, collection);
+    return (jobs instanceof RawJobList ? (jobs.all() as WireJob[]) : jobs).map(toJobInfo);
+  }
+
+  /**
+   * The same list for the job observer: jobs are decoded only when asked for, and each one's encoded bytes
+   * tell whether it changed, so a list of 24,000 retained jobs costs a scan, not 24,000 objects.
+   */
+  async listSnapshot(endpoint: Endpoint, collection: string): Promise<JobSnapshot> {
+    const jobs = await this.listRaw(endpoint, collection);
+    if (jobs instanceof RawJobList) {
+      return {
+        size: jobs.length,
+        fingerprints: (ids) => jobs.fingerprints(ids),
+        jobs: (ids) => new Map([...jobs.jobs(ids)].map(([id, wire]) => [id, toJobInfo(wire as WireJob)])),
+      };
+    }
+    return snapshotOf(jobs.map(toJobInfo));
+  }
+
+  private async listRaw(endpoint: Endpoint, collection: string): Promise<RawJobList | WireJob[]> {
     const res = (await this.call('ListRefreshExternalCollectionJobs', endpoint, secretsOf(endpoint), (c) =>
       c.listRefreshExternalCollectionJobs({
         collection_name: collection,
         db_name: endpoint.database,
         timeout: this.options.rpcTimeoutMs,
       }),
-    )) as { status?: Status; jobs?: WireJob[] };
-    if (!Array.isArray(res.jobs)) {
-      throw this.fail('ListRefreshExternalCollectionJobs', {
-        kind: 'unsupported',
-        message: 'ListRefreshExternalCollectionJobs answered without a job list',
-      });
-    }
-    return res.jobs.map(toJobInfo);
+    )) as { status?: Status; jobs?: WireJob[] | RawJobList };
+    if (res.jobs instanceof RawJobList || Array.isArray(res.jobs)) return res.jobs;
+    throw this.fail('ListRefreshExternalCollectionJobs', {
+      kind: 'unsupported',
+      message: 'ListRefreshExternalCollectionJobs answered without a job list',
+    });
   }
 
   /** Closes every client. */
@@ -163,6 +185,8 @@ export class MilvusClients implements MilvusPort {
       maxRetries: 0,
       logLevel: 'error',
       telemetry: { enabled: false },
+      // Job lists are indexed, not decoded, until a job is read (milvus-sdk.ts).
+      loaderOptions: { ...LEAN_JOB_LIST } as Record<string, unknown>,
     });
     // The constructor's Connect runs in the background; its failure shows up on the next call.
     (client as unknown as { connectPromise?: Promise<unknown> }).connectPromise?.catch(() => undefined);

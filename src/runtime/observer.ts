@@ -1,36 +1,79 @@
 /**
- * Follows active Milvus jobs at the cost of one ListRefreshExternalCollectionJobs (all collections) per
- * Milvus endpoint per poll, and none for an endpoint without active jobs. Each resource registers the job
- * it watches (its own, or a foreign one it waits for); after each list the observer wakes the resources
- * whose view changed or whose job is still missing.
+ * Follows active Milvus jobs for every resource at once. Per Milvus endpoint and poll it makes either one
+ * ListRefreshExternalCollectionJobs with no collection (every job Milvus keeps) or one list per watched
+ * collection, whichever has measured cheaper (list-strategy.ts); an endpoint without active jobs costs
+ * nothing. Each resource registers the job it watches (its own, or a foreign one it waits for); after each
+ * poll the observer wakes the resources whose job changed state, appeared, went missing or stayed missing,
+ * and, at most once per progress interval, those whose job only progressed.
+ *
+ * Work per poll is proportional to the endpoint's watched jobs: jobs are looked up by id in the answer, and
+ * a job is decoded only when its encoded bytes changed since the last poll (JobSnapshot).
  */
 import type { ObservedView, Watch } from '../reconcile/model.js';
 import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure } from '../reconcile/types.js';
 import type { Logger } from '../logger.js';
 import { NO_JITTER, backoffMs } from '../util/backoff.js';
+import { type ListCosts, type ListStrategy, chooseListStrategy, smoothCost } from './list-strategy.js';
+
+/** One list answer, indexed by job id. */
+export interface JobSnapshot {
+  readonly size: number;
+  /**
+   * A fingerprint of each listed job among `jobIds` (not listed: left out); equal fingerprints mean an
+   * unchanged job (the Milvus adapter uses the job's encoded bytes).
+   */
+  fingerprints(jobIds: string[]): Map<string, string>;
+  /** The listed jobs among `jobIds`, decoded. */
+  jobs(jobIds: string[]): Map<string, JobInfo>;
+}
+
+/** What the observer needs from Milvus: the port's list, and optionally a cheaper indexed form of it. */
+export type ObserverMilvus = Pick<MilvusPort, 'listJobs'> & {
+  listSnapshot?(endpoint: Endpoint, collection: string): Promise<JobSnapshot>;
+};
 
 interface EndpointState {
+  /** The newest endpoint registered (newest credentials); its database does not matter for the all-jobs list. */
   endpoint: Endpoint;
+  keys: Set<string>;
   fetchedAtMs: number;
-  jobs: Map<string, JobInfo>;
   error?: { failure: MilvusFailure; sinceMs: number };
   failures: number;
   timer?: ReturnType<typeof setTimeout>;
   running: boolean;
+  strategy: ListStrategy;
+  costs: ListCosts;
+  pollsSinceAll: number;
 }
 
 interface Watcher {
   endpointKey: string;
+  /** The endpoint as the resource uses it (its database is where its collection lives). */
+  endpoint: Endpoint;
   watch: NonNullable<Watch>;
-  delivered?: string;
+  /** The watched job as last listed, and its fingerprint; undefined while it is not listed. */
+  job?: JobInfo;
+  print?: string;
   /** Fetch time of the first list that lacked the watched job. */
   missingSinceMs?: number;
+  /** What the resource was last woken for: everything but progress, and progress. */
+  delivered?: string;
+  deliveredProgress?: number;
+  progressWokenAtMs?: number;
 }
 
 export interface ObserverOptions {
   pollIntervalMs: number;
   maxBackoffMs: number;
+  /** A job that only progressed wakes its resource at most this often (0: on every change). */
+  progressIntervalMs?: number;
+  /** The database and collection a resource's watched job belongs to (enables per-collection lists). */
+  collectionOf?: (key: string) => { database: string; collection: string } | undefined;
+  /** Observes each list call (metrics). */
+  onList?: (strategy: ListStrategy, seconds: number) => void;
+  /** At most this many per-collection lists of one endpoint run at once. */
+  collectionListConcurrency?: number;
   now?: () => number;
 }
 
@@ -41,7 +84,7 @@ export class JobObserver {
   private readonly now: () => number;
 
   constructor(
-    private readonly milvus: MilvusPort,
+    private readonly milvus: ObserverMilvus,
     private readonly enqueue: (key: string) => void,
     private readonly options: ObserverOptions,
     private readonly log: Logger,
@@ -54,29 +97,51 @@ export class JobObserver {
     return this.endpoints.size;
   }
 
+  /** How many endpoints each strategy lists now (for metrics and the benchmark). */
+  strategies(): Record<ListStrategy, number> {
+    const counts = { all: 0, collection: 0 };
+    for (const s of this.endpoints.values()) counts[s.strategy] += 1;
+    return counts;
+  }
+
   /** Observe `watch` on `endpoint` for resource `key` (replaces what the key watched before). */
   watch(key: string, endpoint: Endpoint, watch: NonNullable<Watch>): void {
     if (this.stopped) return;
     const previous = this.watchers.get(key);
-    if (previous && previous.endpointKey === endpoint.key && JSON.stringify(previous.watch) === JSON.stringify(watch))
+    if (
+      previous &&
+      previous.endpointKey === endpoint.key &&
+      previous.endpoint.database === endpoint.database &&
+      previous.watch.jobId === watch.jobId
+    ) {
+      previous.endpoint = endpoint;
       return;
-    this.watchers.set(key, { endpointKey: endpoint.key, watch });
-    if (previous && previous.endpointKey !== endpoint.key) this.release(previous.endpointKey);
+    }
+    if (previous) this.detach(key, previous);
+    this.watchers.set(key, { endpointKey: endpoint.key, endpoint, watch });
     const state = this.endpoints.get(endpoint.key);
     if (state) {
       state.endpoint = endpoint; // newest credentials
+      state.keys.add(key);
       return;
     }
-    this.endpoints.set(endpoint.key, { endpoint, fetchedAtMs: 0, jobs: new Map(), failures: 0, running: false });
+    this.endpoints.set(endpoint.key, {
+      endpoint,
+      keys: new Set([key]),
+      fetchedAtMs: 0,
+      failures: 0,
+      running: false,
+      strategy: 'all',
+      costs: {},
+      pollsSinceAll: 0,
+    });
     this.schedule(endpoint.key, 0);
   }
 
   /** Stop observing for `key`. */
   unwatch(key: string): void {
     const w = this.watchers.get(key);
-    if (!w) return;
-    this.watchers.delete(key);
-    this.release(w.endpointKey);
+    if (w) this.detach(key, w);
   }
 
   /** The latest view for `key`, if it watches something. */
@@ -95,11 +160,14 @@ export class JobObserver {
     this.watchers.clear();
   }
 
-  private release(endpointKey: string): void {
-    if ([...this.watchers.values()].some((w) => w.endpointKey === endpointKey)) return;
-    const state = this.endpoints.get(endpointKey);
-    if (state?.timer) clearTimeout(state.timer);
-    this.endpoints.delete(endpointKey);
+  private detach(key: string, w: Watcher): void {
+    this.watchers.delete(key);
+    const state = this.endpoints.get(w.endpointKey);
+    if (!state) return;
+    state.keys.delete(key);
+    if (state.keys.size > 0) return;
+    if (state.timer) clearTimeout(state.timer);
+    this.endpoints.delete(w.endpointKey);
   }
 
   private schedule(endpointKey: string, delayMs: number): void {
@@ -114,9 +182,9 @@ export class JobObserver {
     if (!state || state.running || this.stopped) return;
     state.running = true;
     state.timer = undefined;
+    let lookup: ((w: Watcher) => JobSnapshot) | undefined;
     try {
-      const jobs = await this.milvus.listJobs(state.endpoint, '');
-      state.jobs = new Map(jobs.map((j) => [j.jobId, j]));
+      lookup = await this.list(state);
       state.fetchedAtMs = this.now();
       if (state.error) this.log.info('Milvus endpoint reachable again', { address: state.endpoint.address });
       state.error = undefined;
@@ -135,20 +203,29 @@ export class JobObserver {
       state.running = false;
     }
     if (this.endpoints.get(endpointKey) !== state) return; // released meanwhile
-    for (const [key, w] of this.watchers) {
-      if (w.endpointKey !== endpointKey) continue;
-      if (!state.error)
-        w.missingSinceMs = state.jobs.has(w.watch.jobId) ? undefined : (w.missingSinceMs ?? state.fetchedAtMs);
-      const view = viewOf(state, w);
-      const fingerprint = JSON.stringify({
-        ...view,
-        fetchedAtMs: undefined,
-        missingSinceMs: undefined,
-        error: view.error?.failure,
-      });
-      const missing = !view.job;
-      if (fingerprint !== w.delivered || missing) {
+    const now = this.now();
+    const progressEvery = this.options.progressIntervalMs ?? 0;
+    if (lookup) this.refresh(state, lookup);
+    for (const key of state.keys) {
+      const w = this.watchers.get(key);
+      if (!w) continue;
+      const job = state.error ? undefined : w.job;
+      // No job to show (missing, or the endpoint failing): woken every poll, so grace periods and
+      // --unavailable-stall are judged as time passes.
+      const missing = !job;
+      const fingerprint = state.error
+        ? `error|${state.error.failure.kind}|${state.error.failure.message}`
+        : job
+          ? `job|${job.state}|${job.reason}|${job.endTimeMs}|${job.startTimeMs}|${job.externalSource}|${job.externalSpec}`
+          : 'missing';
+      const progress = job?.progress ?? -1;
+      const changed = fingerprint !== w.delivered;
+      const progressed =
+        progress !== w.deliveredProgress && (now - (w.progressWokenAtMs ?? -Infinity) >= progressEvery || changed);
+      if (changed || progressed || missing) {
         w.delivered = fingerprint;
+        if (progress !== w.deliveredProgress) w.progressWokenAtMs = now;
+        w.deliveredProgress = progress;
         this.enqueue(key);
       }
     }
@@ -158,14 +235,138 @@ export class JobObserver {
       : this.options.pollIntervalMs;
     this.schedule(endpointKey, delay);
   }
+
+  /** Takes each watcher's job from the new answers, decoding only the jobs whose bytes changed. */
+  private refresh(state: EndpointState, lookup: (w: Watcher) => JobSnapshot): void {
+    const bySnapshot = new Map<JobSnapshot, Watcher[]>();
+    for (const key of state.keys) {
+      const w = this.watchers.get(key);
+      if (!w) continue;
+      const snapshot = lookup(w);
+      const list = bySnapshot.get(snapshot);
+      if (list) list.push(w);
+      else bySnapshot.set(snapshot, [w]);
+    }
+    for (const [snapshot, ws] of bySnapshot) {
+      const prints = snapshot.fingerprints(ws.map((w) => w.watch.jobId));
+      const changed: Watcher[] = [];
+      for (const w of ws) {
+        const print = prints.get(w.watch.jobId);
+        if (print === undefined) {
+          w.job = undefined;
+          w.print = undefined;
+          w.missingSinceMs ??= state.fetchedAtMs;
+          continue;
+        }
+        w.missingSinceMs = undefined;
+        if (print === w.print) continue;
+        w.print = print;
+        changed.push(w);
+      }
+      if (changed.length === 0) continue;
+      const jobs = snapshot.jobs(changed.map((w) => w.watch.jobId));
+      for (const w of changed) w.job = jobs.get(w.watch.jobId);
+    }
+  }
+
+  /** Lists the endpoint by its cheaper strategy; resolves with where each watcher finds its job. */
+  private async list(state: EndpointState): Promise<(w: Watcher) => JobSnapshot> {
+    const groups = this.collectionGroups(state);
+    state.strategy = chooseListStrategy({
+      collections: groups?.lists.size,
+      costs: state.costs,
+      current: state.strategy,
+      pollsSinceAll: state.pollsSinceAll,
+    });
+    if (state.strategy === 'collection' && groups) {
+      const answers = await this.listCollections(state, groups.lists);
+      if (answers) {
+        state.pollsSinceAll += 1;
+        return (w) => answers.get(groups.of.get(w) ?? '') ?? EMPTY;
+      }
+      state.strategy = 'all'; // a collection could not be listed on its own (dropped, renamed): list them all
+    }
+    const started = performance.now();
+    const snapshot = await this.snapshot(state.endpoint, '');
+    const ms = performance.now() - started;
+    state.costs.allMs = smoothCost(state.costs.allMs, ms);
+    state.pollsSinceAll = 0;
+    this.options.onList?.('all', ms / 1000);
+    return () => snapshot;
+  }
+
+  /** Watchers grouped by (database, collection); undefined when some watcher's collection is unknown. */
+  private collectionGroups(
+    state: EndpointState,
+  ): { lists: Map<string, { endpoint: Endpoint; collection: string }>; of: Map<Watcher, string> } | undefined {
+    const collectionOf = this.options.collectionOf;
+    if (!collectionOf) return undefined;
+    const lists = new Map<string, { endpoint: Endpoint; collection: string }>();
+    const of = new Map<Watcher, string>();
+    for (const key of state.keys) {
+      const w = this.watchers.get(key);
+      const target = collectionOf(key);
+      if (!w || !target || target.database !== w.endpoint.database) return undefined;
+      const group = `${target.database}\u0000${target.collection}`;
+      lists.set(group, { endpoint: w.endpoint, collection: target.collection });
+      of.set(w, group);
+    }
+    return { lists, of };
+  }
+
+  /** One list per collection; undefined when one of them failed other than by unavailability. */
+  private async listCollections(
+    state: EndpointState,
+    groups: Map<string, { endpoint: Endpoint; collection: string }>,
+  ): Promise<Map<string, JobSnapshot> | undefined> {
+    const answers = new Map<string, JobSnapshot>();
+    const pending = [...groups];
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      for (let next = pending.shift(); next && !failed; next = pending.shift()) {
+        const [key, { endpoint, collection }] = next;
+        const started = performance.now();
+        try {
+          answers.set(key, await this.snapshot(endpoint, collection));
+        } catch (err) {
+          if (err instanceof MilvusCallError && err.failure.kind === 'unavailable') throw err;
+          failed = true;
+          return;
+        }
+        const ms = performance.now() - started;
+        state.costs.collectionMs = smoothCost(state.costs.collectionMs, ms);
+        this.options.onList?.('collection', ms / 1000);
+      }
+    };
+    const concurrency = Math.max(1, this.options.collectionListConcurrency ?? 4);
+    await Promise.all(Array.from({ length: Math.min(concurrency, pending.length) }, worker));
+    return failed ? undefined : answers;
+  }
+
+  private async snapshot(endpoint: Endpoint, collection: string): Promise<JobSnapshot> {
+    if (this.milvus.listSnapshot) return this.milvus.listSnapshot(endpoint, collection);
+    return snapshotOf(await this.milvus.listJobs(endpoint, collection));
+  }
+}
+
+const EMPTY: JobSnapshot = { size: 0, fingerprints: () => new Map(), jobs: () => new Map() };
+
+/** A snapshot over a decoded list (for ports without listSnapshot, such as test fakes). */
+export function snapshotOf(jobs: JobInfo[]): JobSnapshot {
+  const byId = new Map(jobs.map((j) => [j.jobId, j]));
+  return {
+    size: byId.size,
+    fingerprints: (ids) =>
+      new Map(ids.flatMap((id) => (byId.has(id) ? [[id, JSON.stringify(byId.get(id))] as const] : []))),
+    jobs: (ids) => new Map(ids.flatMap((id) => (byId.has(id) ? [[id, byId.get(id)!] as const] : []))),
+  };
 }
 
 function viewOf(state: EndpointState, w: Watcher): ObservedView {
   const view: ObservedView = { fetchedAtMs: state.fetchedAtMs };
   // While listing fails the last snapshot is not the truth any more: report the failure only.
   if (state.error) return { ...view, error: state.error };
-  const job = state.jobs.get(w.watch.jobId);
-  if (job) view.job = job;
+  if (w.job) view.job = w.job;
   else if (w.missingSinceMs !== undefined) view.missingSinceMs = w.missingSinceMs;
   return view;
 }

@@ -136,4 +136,67 @@ describe('JobObserver', () => {
     expect(obs.view('ns/r')?.missingSinceMs).toBeUndefined();
     obs.stop();
   });
+
+  it('wakes a resource whose job only progressed at most once per progress interval, a state change at once', async () => {
+    const milvus = fakeMilvus();
+    milvus.jobs = [job('1', 'RefreshInProgress', 10)];
+    const woken: string[] = [];
+    const obs = new JobObserver(
+      milvus,
+      (k) => woken.push(k),
+      { pollIntervalMs: 1_000, maxBackoffMs: 60_000, progressIntervalMs: 5_000 },
+      silentLogger,
+    );
+    obs.watch('ns/r', endpoint('a'), { jobId: '1' });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(woken).toHaveLength(1);
+    for (let p = 20; p <= 50; p += 10) {
+      milvus.jobs = [job('1', 'RefreshInProgress', p)];
+      await vi.advanceTimersByTimeAsync(1_000); // progress every second
+    }
+    expect(woken).toHaveLength(1); // four progress changes within 5 s: none woke it
+    milvus.jobs = [{ ...job('1', 'RefreshCompleted', 100), endTimeMs: 9 }];
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(woken).toHaveLength(2); // the end wakes it at once
+    expect(obs.view('ns/r')?.job?.state).toBe('RefreshCompleted');
+    obs.stop();
+  });
+
+  it('lists per collection when that measures cheaper than the list of every job, and back when it does not', async () => {
+    const calls: string[] = [];
+    const allCostMs = 60;
+    let oneCostMs = 1;
+    const jobs = [job('1', 'RefreshInProgress', 10, 'c1'), job('2', 'RefreshInProgress', 10, 'c2')];
+    const milvus = {
+      listJobs: async (_e: Endpoint, collection: string) => {
+        calls.push(collection);
+        await new Promise((r) => setTimeout(r, collection ? oneCostMs : allCostMs));
+        return collection ? jobs.filter((j) => j.collectionName === collection) : jobs;
+      },
+    };
+    const collections: Record<string, string> = { 'ns/r1': 'c1', 'ns/r2': 'c2' };
+    const strategies: string[] = [];
+    const obs = new JobObserver(
+      milvus,
+      () => undefined,
+      {
+        pollIntervalMs: 1_000,
+        maxBackoffMs: 60_000,
+        collectionOf: (k) => ({ database: 'default', collection: collections[k]! }),
+        onList: (s) => strategies.push(s),
+      },
+      silentLogger,
+    );
+    obs.watch('ns/r1', endpoint('a'), { jobId: '1' });
+    obs.watch('ns/r2', endpoint('a'), { jobId: '2' });
+    await vi.advanceTimersByTimeAsync(3_500);
+    expect(calls.slice(0, 3)).toEqual(['', 'c1', 'c2']); // measured all, then tried per collection
+    expect(obs.strategies()).toEqual({ all: 0, collection: 1 });
+    expect(obs.view('ns/r2')?.job?.jobId).toBe('2');
+    // Per-collection lists turn slow: once they cost more than one list of every job, that list wins back.
+    oneCostMs = 80;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(obs.strategies()).toEqual({ all: 1, collection: 0 });
+    obs.stop();
+  });
 });

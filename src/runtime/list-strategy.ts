@@ -1,0 +1,53 @@
+/**
+ * How the job observer lists one Milvus endpoint: one all-jobs list per poll (one RPC, but its answer holds
+ * every job Milvus keeps for 24 h: 24,000 for 1,000 hourly refreshes), or one list per watched collection
+ * (an RPC each, each answer short). Chosen per endpoint from what the calls measurably cost. Pure.
+ */
+
+export type ListStrategy = 'all' | 'collection';
+
+/** Smoothed cost (ms of call time) of one call of each kind on an endpoint; undefined until measured. */
+export interface ListCosts {
+  allMs?: number;
+  collectionMs?: number;
+}
+
+export interface StrategyInput {
+  /** Distinct collections the endpoint's watched jobs belong to (undefined: unknown for some job). */
+  collections: number | undefined;
+  costs: ListCosts;
+  current: ListStrategy;
+  /** Polls since the last all-jobs list (its cost is re-measured now and then). */
+  pollsSinceAll: number;
+}
+
+/** Before a per-collection list was measured, each is assumed to cost this (an optimistic round trip). */
+export const ASSUMED_COLLECTION_MS = 0.5;
+/** Per-collection lists are taken up when they cost less than this share of one all-jobs list... */
+export const SWITCH_TO_COLLECTION = 0.5;
+/** ...and given up when they cost more than one all-jobs list (the gap keeps the choice from flapping). */
+export const SWITCH_TO_ALL = 1;
+/** In per-collection mode the all-jobs list is measured again every this many polls. */
+export const REMEASURE_ALL_EVERY = 60;
+/**
+ * Below this cost the all-jobs list is kept whatever the alternative: one call per poll is cheap enough,
+ * and fewer calls load Milvus' proxy less (a few thousand retained jobs cost about this much).
+ */
+export const MIN_ALL_MS_TO_SPLIT = 20;
+/** Weight of a new measurement in the smoothed cost. */
+export const COST_SMOOTHING = 0.3;
+
+export function chooseListStrategy(input: StrategyInput): ListStrategy {
+  const { collections, costs, current } = input;
+  if (collections === undefined || collections === 0 || costs.allMs === undefined) return 'all';
+  if (costs.allMs < MIN_ALL_MS_TO_SPLIT) return 'all';
+  if (current === 'collection' && input.pollsSinceAll >= REMEASURE_ALL_EVERY) return 'all';
+  const perPoll = collections * (costs.collectionMs ?? ASSUMED_COLLECTION_MS);
+  const limit = (current === 'collection' ? SWITCH_TO_ALL : SWITCH_TO_COLLECTION) * costs.allMs;
+  return perPoll < limit ? 'collection' : 'all';
+}
+
+/** The smoothed cost after a new measurement. */
+export function smoothCost(previous: number | undefined, sampleMs: number): number {
+  return previous === undefined ? sampleMs : previous + COST_SMOOTHING * (sampleMs - previous);
+}
