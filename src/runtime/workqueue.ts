@@ -2,8 +2,16 @@
  * A keyed work queue with client-go's guarantees: a key waiting in the queue is held once however often it
  * is added; a key is never handed to two workers at once (an add while it is processed is replayed after
  * done()); delayed adds keep the earliest time; failures back off per key exponentially.
+ *
+ * Two priorities: `high` keys (a job that Milvus reports changed: it ended, progressed, appeared or went
+ * missing) are handed out before `normal` ones (watch events, resyncs, retries, new submissions), so in a
+ * burst of thousands of submissions a finished job still reaches its status within a poll or two. A key
+ * added at both priorities is held once, at the higher. Delayed adds share one timer (a heap by due time),
+ * so thousands of waiting keys cost one timer, not thousands.
  */
 import { backoffMs } from '../util/backoff.js';
+
+export type Priority = 'high' | 'normal';
 
 /** Observes the queue (metrics). */
 export interface QueueHooks {
@@ -11,7 +19,7 @@ export interface QueueHooks {
   added?(): void;
   retried?(): void;
   /** Seconds a key waited in the queue, and seconds a worker held it. */
-  queued?(seconds: number): void;
+  queued?(seconds: number, priority: Priority): void;
   worked?(seconds: number): void;
 }
 
@@ -26,13 +34,95 @@ export interface WorkQueueOptions {
   random?: () => number;
 }
 
+/** A FIFO of keys with O(1) push and shift. Entries may be stale (already taken); the queue skips them. */
+class Fifo {
+  private items: (string | undefined)[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(key: string): void {
+    this.items.push(key);
+  }
+
+  shift(): string | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const key = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return key;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
+/** Keys due at a time, earliest first (a binary heap). */
+class DueHeap {
+  private readonly heap: { key: string; at: number }[] = [];
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  peek(): { key: string; at: number } | undefined {
+    return this.heap[0];
+  }
+
+  push(key: string, at: number): void {
+    const h = this.heap;
+    h.push({ key, at });
+    for (let i = h.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]!.at <= h[i]!.at) break;
+      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      i = parent;
+    }
+  }
+
+  pop(): { key: string; at: number } | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && h[l]!.at < h[m]!.at) m = l;
+        if (r < h.length && h[r]!.at < h[m]!.at) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  clear(): void {
+    this.heap.length = 0;
+  }
+}
+
 export class WorkQueue {
-  private readonly queue: string[] = [];
-  private readonly dirty = new Set<string>();
-  private readonly processing = new Set<string>();
-  private readonly addedAt = new Map<string, number>();
-  private readonly startedAt = new Map<string, number>();
-  private readonly delayed = new Map<string, { at: number; timer: { cancel(): void } }>();
+  private readonly high = new Fifo();
+  private readonly normal = new Fifo();
+  /** Keys waiting to be handed out (or replayed after done()), with their priority and when they came. */
+  private readonly dirty = new Map<string, { priority: Priority; at: number }>();
+  private readonly processing = new Map<string, number>();
+  /** Keys waiting in a FIFO now (dirty and not processing). */
+  private waiting = 0;
+  private readonly delayed = new Map<string, number>();
+  private readonly due = new DueHeap();
+  private timer: { at: number; handle: { cancel(): void } } | undefined;
   private readonly failures = new Map<string, number>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
@@ -51,17 +141,30 @@ export class WorkQueue {
 
   /** Keys waiting (not counting delayed ones or those being processed). */
   get length(): number {
-    return this.queue.length;
+    return this.waiting;
+  }
+
+  /** Keys waiting for a delayed add. */
+  get delayedLength(): number {
+    return this.delayed.size;
   }
 
   /** Adds `key` now. */
-  add(key: string): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
+  add(key: string, priority: Priority = 'normal'): void {
+    if (this.shuttingDown) return;
+    const entry = this.dirty.get(key);
+    if (entry) {
+      if (priority === 'high' && entry.priority === 'normal') {
+        entry.priority = 'high';
+        // Queued at normal priority: queue it again at high; the normal entry is skipped when reached.
+        if (!this.processing.has(key)) this.high.push(key);
+      }
+      return;
+    }
     this.options.hooks?.added?.();
-    this.dirty.add(key);
-    this.addedAt.set(key, this.now());
+    this.dirty.set(key, { priority, at: this.now() });
     if (this.processing.has(key)) return;
-    this.push(key);
+    this.push(key, priority);
   }
 
   /** Adds `key` after `ms`, unless an earlier add is already scheduled. */
@@ -73,13 +176,10 @@ export class WorkQueue {
     }
     const at = this.now() + ms;
     const existing = this.delayed.get(key);
-    if (existing && existing.at <= at) return;
-    existing?.timer.cancel();
-    const timer = this.setTimer(() => {
-      this.delayed.delete(key);
-      this.add(key);
-    }, ms);
-    this.delayed.set(key, { at, timer });
+    if (existing !== undefined && existing <= at) return;
+    this.delayed.set(key, at);
+    this.due.push(key, at); // an earlier entry for the key, if any, is skipped when it comes due
+    this.arm();
   }
 
   /** Adds `key` after its backoff, and counts a failure. */
@@ -104,7 +204,7 @@ export class WorkQueue {
 
   /** Resolves with the next key, or undefined once the queue is shut down and drained. */
   get(): Promise<string | undefined> {
-    const key = this.queue.shift();
+    const key = this.next();
     if (key !== undefined) return Promise.resolve(this.take(key));
     if (this.shuttingDown) return Promise.resolve(undefined);
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -112,42 +212,78 @@ export class WorkQueue {
 
   /** Marks `key` processed; replays it if it was added meanwhile. */
   done(key: string): void {
+    const started = this.processing.get(key);
     this.processing.delete(key);
     if (this.shuttingDown) return;
-    const started = this.startedAt.get(key);
     if (started !== undefined) this.options.hooks?.worked?.((this.now() - started) / 1000);
-    this.startedAt.delete(key);
-    if (this.dirty.has(key)) this.push(key);
+    const entry = this.dirty.get(key);
+    if (entry) this.push(key, entry.priority);
   }
 
   /** Stops accepting and handing out keys (queued ones are dropped); waiting get() calls resolve undefined. */
   shutdown(): void {
     this.shuttingDown = true;
-    this.queue.length = 0;
+    this.high.clear();
+    this.normal.clear();
     this.dirty.clear();
-    for (const d of this.delayed.values()) d.timer.cancel();
+    this.waiting = 0;
+    this.timer?.handle.cancel();
+    this.timer = undefined;
     this.delayed.clear();
+    this.due.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
   }
 
+  /** The next key to hand out: high before normal, skipping stale entries. */
+  private next(): string | undefined {
+    for (const fifo of [this.high, this.normal]) {
+      for (let key = fifo.shift(); key !== undefined; key = fifo.shift()) {
+        if (this.dirty.has(key) && !this.processing.has(key)) return key;
+      }
+    }
+    return undefined;
+  }
+
   private take(key: string): string {
+    const entry = this.dirty.get(key)!;
     this.dirty.delete(key);
-    this.processing.add(key);
-    this.startedAt.set(key, this.now());
-    const added = this.addedAt.get(key);
-    if (added !== undefined) this.options.hooks?.queued?.((this.now() - added) / 1000);
-    this.addedAt.delete(key);
-    this.options.hooks?.depth?.(this.queue.length);
+    this.waiting -= 1;
+    this.processing.set(key, this.now());
+    this.options.hooks?.queued?.((this.now() - entry.at) / 1000, entry.priority);
+    this.options.hooks?.depth?.(this.waiting);
     return key;
   }
 
-  private push(key: string): void {
+  private push(key: string, priority: Priority): void {
+    this.waiting += 1;
     const waiter = this.waiters.shift();
     if (waiter) {
       waiter(this.take(key));
       return;
     }
-    this.queue.push(key);
-    this.options.hooks?.depth?.(this.queue.length);
+    (priority === 'high' ? this.high : this.normal).push(key);
+    this.options.hooks?.depth?.(this.waiting);
+  }
+
+  /** Keeps one timer, set for the earliest delayed add. */
+  private arm(): void {
+    const first = this.due.peek();
+    if (!first || this.shuttingDown) return;
+    if (this.timer && this.timer.at <= first.at) return;
+    this.timer?.handle.cancel();
+    const at = first.at;
+    this.timer = { at, handle: this.setTimer(() => this.fire(), Math.max(0, at - this.now())) };
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const now = this.now();
+    for (let top = this.due.peek(); top && top.at <= now; top = this.due.peek()) {
+      this.due.pop();
+      if (this.delayed.get(top.key) !== top.at) continue; // superseded by an earlier add
+      this.delayed.delete(top.key);
+      this.add(top.key);
+    }
+    this.arm();
   }
 }

@@ -77,4 +77,49 @@ describe('WorkQueue', () => {
     q2.shutdown();
     expect(await q2.get()).toBeUndefined(); // a replica that stopped leading starts nothing new
   });
+
+  it('hands out high-priority keys first, and holds a key added at both priorities once, at the higher', async () => {
+    const q = queue();
+    for (const k of ['s1', 's2', 's3']) q.add(k); // submissions
+    q.add('done', 'high'); // Milvus reported a job finished
+    q.add('s3', 'high'); // already queued: moved up, still held once
+    expect(q.length).toBe(4);
+    expect(await q.get()).toBe('done');
+    expect(await q.get()).toBe('s3');
+    expect(await q.get()).toBe('s1');
+    expect(await q.get()).toBe('s2');
+    expect(q.length).toBe(0);
+  });
+
+  it('replays a key added at high priority while it was processed at high priority', async () => {
+    const q = queue();
+    q.add('a');
+    const a = await q.get();
+    q.add('b');
+    q.add('a', 'high');
+    q.done(a!);
+    expect(await q.get()).toBe('a');
+    expect(await q.get()).toBe('b');
+  });
+
+  it('keeps thousands of delayed keys on one timer, each due at its own time', async () => {
+    const timers: number[] = [];
+    const q = new WorkQueue({
+      baseBackoffMs: 1_000,
+      maxBackoffMs: 300_000,
+      setTimer: (fn, ms) => {
+        timers.push(ms);
+        const t = setTimeout(fn, ms);
+        return { cancel: () => clearTimeout(t) };
+      },
+    });
+    for (let i = 0; i < 5_000; i++) q.addAfter(`k${i}`, 10_000 + i);
+    expect(q.delayedLength).toBe(5_000);
+    expect(timers).toHaveLength(1);
+    vi.advanceTimersByTime(10_000 + 2_499);
+    expect(q.length).toBe(2_500);
+    vi.advanceTimersByTime(5_000);
+    expect(q.length).toBe(5_000);
+    expect(await q.get()).toBe('k0');
+  });
 });
