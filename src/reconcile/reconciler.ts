@@ -36,6 +36,18 @@ export interface ReconcilerDeps {
   recordAttempts?: number;
   /** Counts status writes and Milvus calls (metrics). */
   onStatusWrite?: () => void;
+  /**
+   * Holds back writes that only move a running job's progress (runtime/write-throttle.ts): `delay` says how
+   * many ms to wait (0: write now), `wrote` is told of every status write.
+   */
+  throttle?: {
+    delay(
+      key: string,
+      before: ExternalCollectionRefreshStatus | undefined,
+      after: ExternalCollectionRefreshStatus,
+    ): number;
+    wrote(key: string): void;
+  };
 }
 
 /** Reasons whose arrival is worth a Warning event. */
@@ -166,7 +178,9 @@ export class Reconciler {
     if (decision.kind !== 'update') throw new Error(`unexpected decision ${decision.kind}`);
     this.track(key, collectionKey, conn.ok ? conn.endpoint : undefined, decision);
     const next = clean(decision.status);
-    if (!sameStatus(r.status, next)) {
+    const changed = !sameStatus(r.status, next);
+    const holdMs = changed ? (this.deps.throttle?.delay(key, r.status, next) ?? 0) : 0;
+    if (changed && holdMs === 0) {
       const updated = await this.write(r, next);
       const st = updated.status ?? {};
       if (st.state !== r.status?.state || st.jobId !== r.status?.jobId) {
@@ -178,6 +192,9 @@ export class Reconciler {
       log.info('Recorded event', { reason: e.reason, type: e.type });
       await this.deps.kube.event(r, e.type, e.reason, e.message);
     }
+    // A held-back progress write is made when the interval is over (or sooner, when the job's state changes).
+    if (holdMs > 0 && !(decision.requeue && 'afterMs' in decision.requeue && decision.requeue.afterMs <= holdMs))
+      return { afterMs: holdMs };
     return decision.requeue;
   }
 
@@ -203,6 +220,7 @@ export class Reconciler {
     }
     this.deps.onStatusWrite?.();
     const key = `${r.metadata.namespace}/${r.metadata.name}`;
+    this.deps.throttle?.wrote(key);
     const stale = this.written.get(key)?.stale ?? new Set<string>();
     stale.add(r.metadata.resourceVersion ?? '');
     this.written.set(key, { stale, obj: updated });
