@@ -10,6 +10,11 @@
  *   resourceVersion with exponential backoff (1 s -> 30 s); if resuming fails, a fresh list is taken.
  * - There is no resync: every resync period the cached keys are handed to `onKey` again (controller-runtime's
  *   resync), without a list call.
+ * - The cache holds full objects, managedFields included. Each object is slimmed as it arrives (list pages
+ *   and watch events alike): the fields the operator never reads are dropped (`slim`), which is most of a
+ *   resource's size once kubectl and the operator have both written it.
+ * - The list is paginated (500 a page), so a relist of 10,000 resources never holds one 30 MB answer.
+ * - `labelSelector` restricts both the list and the watch (sharding by label, like Flux).
  * Every add, update, delete and relist hands the object's key to `onKey`.
  */
 import {
@@ -23,11 +28,18 @@ import {
 import { type ExternalCollectionRefresh, GROUP, PLURAL, VERSION, keyOf } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
 import { apiErrorMessage } from './kube.js';
+import type { KubeHttp } from './kube-http.js';
 import { backoffMs } from '../util/backoff.js';
 
 export interface InformerOptions {
   /** Watch one namespace; all when undefined. */
   namespace?: string;
+  /** Watch only objects with these labels (a label selector); all when undefined. */
+  labelSelector?: string;
+  /** Objects per list page (default 500). */
+  pageSize?: number;
+  /** Lists and watches without fetch (kube-http.ts), when it has a dispatcher; client-node's otherwise. */
+  http?: KubeHttp;
   /** How often every cached key is handed to `onKey` again (no API call). */
   resyncPeriodMs: number;
   /** A watch that delivers nothing, not even a bookmark, for this long is treated as dead and reopened. */
@@ -46,6 +58,27 @@ export interface InformerOptions {
  */
 export const DEFAULT_WATCH_INACTIVITY_MS = 150_000;
 
+/** Annotations the operator never reads that can be large (kubectl apply keeps the whole object in one). */
+const DROPPED_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
+
+/**
+ * Drops, in place, what the operator never reads: metadata.managedFields (the field-ownership record the API
+ * server keeps for server-side apply: as large as the status itself) and kubectl's last-applied annotation.
+ * Returns the object.
+ */
+export function slim<T>(obj: T): T {
+  const meta = (obj as { metadata?: { managedFields?: unknown; annotations?: Record<string, string> } } | undefined)
+    ?.metadata;
+  if (!meta) return obj;
+  delete meta.managedFields;
+  const annotations = meta.annotations;
+  if (annotations) {
+    for (const a of DROPPED_ANNOTATIONS) delete annotations[a];
+    if (Object.keys(annotations).length === 0) delete meta.annotations;
+  }
+  return obj;
+}
+
 // Watch events carry raw JSON (timestamps are strings), so the cache holds plain KubernetesObjects that are
 // ExternalCollectionRefresh-shaped; the cast happens here, once.
 const asRefresh = (o: KubernetesObject | undefined): ExternalCollectionRefresh | undefined =>
@@ -61,6 +94,8 @@ export class RefreshInformer {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private resync: ReturnType<typeof setInterval> | undefined;
   private readonly api: CustomObjectsApi;
+  /** The fetch-less path, once known to be available (decided at each open). */
+  private fast: KubeHttp | undefined;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -103,15 +138,53 @@ export class RefreshInformer {
     await this.informer?.stop();
   }
 
-  private listFn = (): Promise<KubernetesListObject<KubernetesObject>> => {
+  /** Lists page by page (one consistent snapshot), slimming each object as its page arrives. */
+  private listFn = async (): Promise<KubernetesListObject<KubernetesObject>> => {
     const ns = this.options.namespace;
-    const req = { group: GROUP, version: VERSION, plural: PLURAL };
-    return (
-      ns
-        ? this.api.listNamespacedCustomObject({ ...req, namespace: ns })
-        : this.api.listCustomObjectForAllNamespaces({ ...req, resourcePlural: PLURAL })
-    ) as Promise<KubernetesListObject<KubernetesObject>>;
+    const items: KubernetesObject[] = [];
+    let resourceVersion: string | undefined;
+    let token: string | undefined;
+    do {
+      const req = {
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        limit: this.options.pageSize ?? 500,
+        ...(token ? { _continue: token } : {}),
+        ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
+      };
+      const page = this.fast
+        ? await this.fast.json<KubernetesListObject<KubernetesObject>>('GET', this.listPath(token))
+        : ((await (ns
+            ? this.api.listNamespacedCustomObject({ ...req, namespace: ns })
+            : this.api.listCustomObjectForAllNamespaces({
+                ...req,
+                resourcePlural: PLURAL,
+              }))) as KubernetesListObject<KubernetesObject>);
+      for (const item of page.items ?? []) items.push(slim(item));
+      resourceVersion ??= page.metadata?.resourceVersion;
+      // Raw JSON (custom objects are not deserialised into V1ListMeta): the field is `continue`.
+      const meta: Record<string, unknown> = { ...page.metadata };
+      const next = meta.continue ?? meta._continue;
+      token = typeof next === 'string' && next !== '' ? next : undefined;
+    } while (token);
+    return {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'ExternalCollectionRefreshList',
+      metadata: { resourceVersion },
+      items,
+    };
   };
+
+  /** A list page's URL (the fetch-less path builds its own). */
+  private listPath(token: string | undefined): string {
+    const ns = this.options.namespace;
+    const base = ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+    const q = new URLSearchParams({ limit: String(this.options.pageSize ?? 500) });
+    if (token) q.set('continue', token);
+    if (this.options.labelSelector) q.set('labelSelector', this.options.labelSelector);
+    return `${base}?${q.toString()}`;
+  }
 
   /** The watch URL path: bookmarks on, and a randomised server-side timeout like client-go's reflector. */
   private watchPath(): string {
@@ -123,6 +196,19 @@ export class RefreshInformer {
   }
 
   private makeWatch(): Watch {
+    const inactivity = this.options.watchInactivityMs ?? DEFAULT_WATCH_INACTIVITY_MS;
+    const fast = this.fast;
+    if (fast) {
+      // ListWatch only calls watch(path, params, callback, done) and abort()s what it resolves with.
+      return {
+        watch: (
+          path: string,
+          params: Record<string, unknown>,
+          cb: (p: string, o: unknown) => void,
+          done: (e: unknown) => void,
+        ) => fast.watch(path, params, cb, done, inactivity),
+      } as unknown as Watch;
+    }
     const watch = new Watch(this.kc);
     // 2.0.1 keeps the inactivity timeout in a field without a setter; 30 s is shorter than the bookmark
     // period, so a healthy quiet watch would be reopened twice a minute.
@@ -135,12 +221,21 @@ export class RefreshInformer {
   private async open(reason: string): Promise<void> {
     const previous = this.informer;
     const generation = ++this.generation;
-    const informer = new ListWatch<KubernetesObject>(this.watchPath(), this.makeWatch(), this.listFn, false);
+    this.fast = (await this.options.http?.available()) ? this.options.http : undefined;
+    const informer = new ListWatch<KubernetesObject>(
+      this.watchPath(),
+      this.makeWatch(),
+      this.listFn,
+      false,
+      this.options.labelSelector,
+    );
     const touch = (obj: KubernetesObject): void => {
       if (generation === this.generation) this.options.onKey(keyOf({ metadata: obj.metadata ?? {} }));
     };
-    informer.on('add', touch);
-    informer.on('update', touch);
+    // ListWatch stores the very object it hands to these callbacks: slimming it here slims the cache.
+    const store = (obj: KubernetesObject): void => touch(slim(obj));
+    informer.on('add', store);
+    informer.on('update', store);
     informer.on('delete', touch);
     informer.on('connect', () => {
       this.watching = true;

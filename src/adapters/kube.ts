@@ -2,6 +2,11 @@
  * KubePort over @kubernetes/client-node: status through the /status subresource as a JSON merge patch that
  * carries metadata.resourceVersion (so a stale write gets 409), Events through events.k8s.io/v1, and Secrets
  * read on demand with a short cache (the operator never lists or watches Secrets).
+ *
+ * Every request takes a token of one client-side bucket (--kube-api-qps/--kube-api-burst), so the write
+ * rate stays bounded however many resources change at once. Events are best effort, like client-go's
+ * recorder: they are queued (at most 1,000) and sent in the background at a tenth of that rate, never
+ * holding up a reconcile; when the queue is full, new events are dropped and counted.
  */
 import {
   ApiException,
@@ -26,6 +31,9 @@ import {
 import type { Logger } from '../logger.js';
 import { ConflictError, type KubePort } from '../reconcile/ports.js';
 import { mergePatch } from '../util/merge-patch.js';
+import { slim } from './informer.js';
+import type { KubeHttp } from './kube-http.js';
+import { TokenBucket } from './rate-limit.js';
 
 /** Name under which the operator writes (field manager, event reporter). */
 export const CONTROLLER_NAME = 'milvus-refresh-operator';
@@ -37,7 +45,21 @@ export interface KubeAdapterOptions {
   secretTtlMs?: number;
   /** Identity in events (the pod name). */
   instance?: string;
-  onApiCall?: (what: string, code: number) => void;
+  onApiCall?: (what: string, code: number | 'dropped') => void;
+  /** Client-side rate limit of API requests (default: none). */
+  qps?: number;
+  burst?: number;
+  /** Events waiting to be sent beyond this many are dropped (default 1,000, client-go's). */
+  maxQueuedEvents?: number;
+  /** Status patches, reads and events without fetch (kube-http.ts), when it has a dispatcher. */
+  http?: KubeHttp;
+}
+
+interface QueuedEvent {
+  r: ExternalCollectionRefresh;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
 }
 
 /** A Secret's decoded data, or undefined when it does not exist. */
@@ -49,6 +71,10 @@ export class KubeAdapter implements KubePort {
   private readonly events: EventsV1Api;
   private readonly secrets = new Map<string, { at: number; data: SecretData }>();
   private readonly instance: string;
+  private readonly limiter: TokenBucket | undefined;
+  private readonly eventLimiter: TokenBucket | undefined;
+  private readonly eventQueue: QueuedEvent[] = [];
+  private sendingEvents = false;
 
   constructor(
     kc: KubeConfig,
@@ -58,21 +84,45 @@ export class KubeAdapter implements KubePort {
     this.core = kc.makeApiClient(CoreV1Api);
     this.events = kc.makeApiClient(EventsV1Api);
     this.instance = options.instance ?? process.env.POD_NAME ?? hostname();
+    if (options.qps) {
+      const burst = options.burst ?? options.qps;
+      this.limiter = new TokenBucket(options.qps, burst);
+      this.eventLimiter = new TokenBucket(Math.max(1, options.qps / 10), Math.max(1, Math.floor(burst / 10)));
+    }
+  }
+
+  /** Waits for a token of the client-side rate limit. */
+  private async admit(): Promise<void> {
+    await this.limiter?.take();
   }
 
   cached(key: string): ExternalCollectionRefresh | undefined {
     return this.options.cached(key);
   }
 
+  /** The fetch-less path, when it can be used. */
+  private async fast(): Promise<KubeHttp | undefined> {
+    const http = this.options.http;
+    return http && (await http.available()) ? http : undefined;
+  }
+
+  private static path(namespace: string, name: string, sub = ''): string {
+    return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}${sub}`;
+  }
+
   async read(namespace: string, name: string): Promise<ExternalCollectionRefresh | undefined> {
+    await this.admit();
+    const fast = await this.fast();
     try {
-      return (await this.custom.getNamespacedCustomObject({
+      if (fast) return slim(await fast.json<ExternalCollectionRefresh>('GET', KubeAdapter.path(namespace, name)));
+      const read: unknown = await this.custom.getNamespacedCustomObject({
         group: GROUP,
         version: VERSION,
         namespace,
         plural: PLURAL,
         name,
-      })) as ExternalCollectionRefresh;
+      });
+      return slim(read as ExternalCollectionRefresh);
     } catch (err) {
       if (err instanceof ApiException && err.code === 404) return undefined;
       throw err;
@@ -87,21 +137,30 @@ export class KubeAdapter implements KubePort {
       metadata: { resourceVersion: r.metadata.resourceVersion },
       status: mergePatch(r.status ?? {}, status),
     };
+    await this.admit();
+    const fast = await this.fast();
     try {
-      const updated = (await this.custom.patchNamespacedCustomObjectStatus(
-        {
-          group: GROUP,
-          version: VERSION,
-          namespace: r.metadata.namespace,
-          plural: PLURAL,
-          name: r.metadata.name,
-          body: patch,
-          fieldManager: CONTROLLER_NAME,
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      )) as ExternalCollectionRefresh;
+      const updated = fast
+        ? await fast.json<ExternalCollectionRefresh>(
+            'PATCH',
+            `${KubeAdapter.path(r.metadata.namespace, r.metadata.name, '/status')}?fieldManager=${CONTROLLER_NAME}`,
+            patch,
+            PatchStrategy.MergePatch,
+          )
+        : ((await this.custom.patchNamespacedCustomObjectStatus(
+            {
+              group: GROUP,
+              version: VERSION,
+              namespace: r.metadata.namespace,
+              plural: PLURAL,
+              name: r.metadata.name,
+              body: patch,
+              fieldManager: CONTROLLER_NAME,
+            },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          )) as ExternalCollectionRefresh);
       this.options.onApiCall?.('patch_status', 200);
-      return updated;
+      return slim(updated);
     } catch (err) {
       const code = err instanceof ApiException ? err.code : 0;
       this.options.onApiCall?.('patch_status', code);
@@ -110,37 +169,70 @@ export class KubeAdapter implements KubePort {
     }
   }
 
-  async event(
-    r: ExternalCollectionRefresh,
-    type: 'Normal' | 'Warning',
-    reason: string,
-    message: string,
-  ): Promise<void> {
+  /** Queues an Event about `r`; resolves at once (events are sent in the background, best effort). */
+  event(r: ExternalCollectionRefresh, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    if (this.eventQueue.length >= (this.options.maxQueuedEvents ?? 1_000)) {
+      this.options.onApiCall?.('create_event', 'dropped');
+    } else {
+      this.eventQueue.push({ r, type, reason, message });
+      if (!this.sendingEvents) void this.sendEvents();
+    }
+    return Promise.resolve();
+  }
+
+  /** Events still queued (for tests and shutdown). */
+  get queuedEvents(): number {
+    return this.eventQueue.length;
+  }
+
+  private async sendEvents(): Promise<void> {
+    this.sendingEvents = true;
     try {
-      await this.events.createNamespacedEvent({
-        namespace: r.metadata.namespace,
-        body: {
-          // client-go's naming: <object>.<unix nanoseconds in hex>
-          metadata: {
-            name: `${r.metadata.name}.${(BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)).toString(16)}`,
-            namespace: r.metadata.namespace,
-          },
-          eventTime: new V1MicroTime(),
-          reportingController: `${GROUP}/${CONTROLLER_NAME}`,
-          reportingInstance: this.instance.slice(0, 128),
-          action: 'Reconcile',
-          type,
-          reason: reason.slice(0, 128),
-          note: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,
-          regarding: {
-            apiVersion: API_VERSION,
-            kind: KIND,
-            name: r.metadata.name,
-            namespace: r.metadata.namespace,
-            ...(r.metadata.uid ? { uid: r.metadata.uid } : {}),
-          },
+      for (let e = this.eventQueue.shift(); e; e = this.eventQueue.shift()) {
+        await this.eventLimiter?.take();
+        await this.admit();
+        await this.sendEvent(e);
+      }
+    } finally {
+      this.sendingEvents = false;
+    }
+  }
+
+  private async sendEvent({ r, type, reason, message }: QueuedEvent): Promise<void> {
+    try {
+      const body = {
+        // client-go's naming: <object>.<unix nanoseconds in hex>
+        metadata: {
+          name: `${r.metadata.name}.${(BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)).toString(16)}`,
+          namespace: r.metadata.namespace,
         },
-      });
+        eventTime: new V1MicroTime(),
+        reportingController: `${GROUP}/${CONTROLLER_NAME}`,
+        reportingInstance: this.instance.slice(0, 128),
+        action: 'Reconcile',
+        type,
+        reason: reason.slice(0, 128),
+        note: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,
+        regarding: {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name: r.metadata.name,
+          namespace: r.metadata.namespace,
+          ...(r.metadata.uid ? { uid: r.metadata.uid } : {}),
+        },
+      };
+      const fast = await this.fast();
+      if (fast)
+        await fast.json(
+          'POST',
+          `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(r.metadata.namespace)}/events`,
+          {
+            apiVersion: 'events.k8s.io/v1',
+            kind: 'Event',
+            ...body,
+          },
+        );
+      else await this.events.createNamespacedEvent({ namespace: r.metadata.namespace, body });
       this.options.onApiCall?.('create_event', 201);
     } catch (err) {
       // Events are best effort: a failure must not fail the reconcile.
@@ -155,6 +247,7 @@ export class KubeAdapter implements KubePort {
     const hit = this.secrets.get(key);
     if (hit && Date.now() - hit.at < (this.options.secretTtlMs ?? 10_000)) return hit.data;
     let data: SecretData;
+    await this.admit();
     try {
       const s = await this.core.readNamespacedSecret({ namespace, name });
       data = Object.fromEntries(
