@@ -46,6 +46,13 @@ export interface OperatorConfig {
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   logLevel: LogLevel;
+  /** Watch only resources with these labels (a label selector; Flux's --watch-label-selector), for sharding. */
+  watchLabelSelector?: string;
+  /** A running job's progress is written at most this often per resource; state changes at once. */
+  progressIntervalMs: number;
+  /** Client-side limit of API requests (status writes, events, reads) per second, and its burst. */
+  kubeApiQps: number;
+  kubeApiBurst: number;
 }
 
 export const HELP = `milvus-refresh-operator: keeps Milvus external collections refreshed from ExternalCollectionRefresh resources
@@ -54,8 +61,15 @@ Usage: node dist/main.js [flags]   (npm start -- [flags])
 
   --kubeconfig <path>                 kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
   --namespace <ns>                    watch only this namespace (default: all namespaces)
+  --watch-label-selector <selector>   watch only resources with these labels, e.g. 'sharding.fluxcd.io/key in
+                                      (shard1)': each replica set of a shard runs with its own (default: all)
   --workers <n>                       concurrent reconciles (default 4)
   --poll-interval <d>                 how often active Milvus jobs are observed (default 5s)
+  --progress-interval <d>             a running job's progress is written to status at most this often per
+                                      resource; state changes are written at once (default 10s; 0: always)
+  --kube-api-qps <n>, --kube-api-burst <n>
+                                      client-side limit of API server requests per second and its burst
+                                      (default 200, 400); watch traffic is not counted
   --submit-grace <d>                  how long a submitted job may stay invisible in Milvus (default 30s)
   --unavailable-stall <d>             Milvus unreachable this long makes a resource Stalled (default 10m)
   --max-submit-attempts <n>           refresh calls per trigger that may leave no job before giving up (default 3)
@@ -92,6 +106,10 @@ Each flag can also be set as an environment variable: --poll-interval is ECR_POL
 const FLAGS = {
   kubeconfig: { type: 'string' },
   namespace: { type: 'string' },
+  'watch-label-selector': { type: 'string' },
+  'progress-interval': { type: 'string', default: '10s' },
+  'kube-api-qps': { type: 'string', default: '200' },
+  'kube-api-burst': { type: 'string', default: '400' },
   workers: { type: 'string', default: '4' },
   'poll-interval': { type: 'string', default: '5s' },
   'submit-grace': { type: 'string', default: '30s' },
@@ -172,9 +190,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     throw new ConfigError(`--log-level: ${JSON.stringify(logLevel)} must be debug, info, warn or error`);
   const kubeconfig = get('kubeconfig') as string | undefined;
   const namespace = get('namespace') as string | undefined;
+  const watchLabelSelector = (get('watch-label-selector') as string | undefined)?.trim();
   const config: OperatorConfig = {
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(namespace ? { namespace } : {}),
+    ...(watchLabelSelector ? { watchLabelSelector } : {}),
+    progressIntervalMs: duration('progress-interval', 0),
+    kubeApiQps: integer('kube-api-qps', 1, 100_000),
+    kubeApiBurst: integer('kube-api-burst', 1, 100_000),
     workers: integer('workers', 1, 64),
     pollIntervalMs: duration('poll-interval', 100),
     submitGraceMs: duration('submit-grace', 0),

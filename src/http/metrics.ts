@@ -112,10 +112,33 @@ export class Metrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly observerLists = new Counter({
+    name: 'milvus_refresh_observer_lists_total',
+    help: 'List calls of the job observer: one of all jobs per endpoint, or one per watched collection',
+    labelNames: ['strategy'],
+    registers: [this.registry],
+  });
+  readonly heldWrites = new Counter({
+    name: 'milvus_refresh_status_writes_held_total',
+    help: 'Progress-only status writes held back until --progress-interval had passed',
+    registers: [this.registry],
+  });
+  readonly queueWait = new Histogram({
+    name: 'milvus_refresh_queue_wait_seconds',
+    help: 'Time a key waited in the work queue, per priority (high: Milvus reported a change)',
+    labelNames: ['priority'],
+    buckets: [0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 60],
+    registers: [this.registry],
+  });
   readonly resources: Gauge;
   readonly observedEndpoints: Gauge;
+  readonly observerStrategies: Gauge;
 
-  constructor(sources: { states: () => Record<string, number>; endpoints: () => number }) {
+  constructor(sources: {
+    states: () => Record<string, number>;
+    endpoints: () => number;
+    strategies?: () => Record<string, number>;
+  }) {
     collectDefaultMetrics({ register: this.registry });
     this.resources = new Gauge({
       name: 'milvus_refresh_resources',
@@ -133,6 +156,16 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(sources.endpoints());
+      },
+    });
+    this.observerStrategies = new Gauge({
+      name: 'milvus_refresh_observer_endpoints_by_strategy',
+      help: 'Polled Milvus endpoints per list strategy (all: one all-jobs list; collection: one list per collection)',
+      labelNames: ['strategy'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [strategy, n] of Object.entries(sources.strategies?.() ?? {})) this.set({ strategy }, n);
       },
     });
     this.maxConcurrent.set({ controller: CONTROLLER }, 0);

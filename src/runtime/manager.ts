@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import { Connections } from '../adapters/connection.js';
 import { RefreshInformer } from '../adapters/informer.js';
 import { KubeAdapter, apiErrorMessage } from '../adapters/kube.js';
+import { KubeHttp } from '../adapters/kube-http.js';
 import { type PooledKubeConfig, loadKubeConfig, onApiConnection } from '../adapters/kubeconfig.js';
 import { MilvusClients } from '../adapters/milvus.js';
 import { HISTORY_LIMIT } from '../api/v1alpha1.js';
@@ -20,6 +21,7 @@ import { Controller } from './controller.js';
 import { LeaderElector } from './leader-election.js';
 import { JobObserver } from './observer.js';
 import { WorkQueue } from './workqueue.js';
+import { WriteThrottle } from './write-throttle.js';
 
 /** What the composition root (main.ts) hands the manager besides configuration. */
 export interface ManagerHooks {
@@ -66,6 +68,7 @@ export class Manager {
         return counts;
       },
       endpoints: () => this.observer.activeEndpoints,
+      strategies: () => this.observer.strategies(),
     });
     const m = this.metrics;
     const controllerName = m.controller;
@@ -77,12 +80,19 @@ export class Manager {
         depth: (n) => m.queueDepth.set(q, n),
         added: () => m.queueAdds.inc(q),
         retried: () => m.queueRetries.inc(q),
-        queued: (s) => m.queueDuration.observe(q, s),
+        queued: (s, priority) => {
+          m.queueDuration.observe(q, s);
+          m.queueWait.observe({ priority }, s);
+        },
         worked: (s) => m.workDuration.observe(q, s),
       },
     });
+    // Status writes, reads, events, the list and the watch go without fetch (kube-http.ts).
+    const http = new KubeHttp(this.kc);
     this.informer = new RefreshInformer(this.kc, {
+      http,
       ...(config.namespace ? { namespace: config.namespace } : {}),
+      ...(config.watchLabelSelector ? { labelSelector: config.watchLabelSelector } : {}),
       resyncPeriodMs: config.resyncPeriodMs,
       watchInactivityMs: config.watchInactivityTimeoutMs,
       backoffMaxMs: config.watchBackoffMaxMs,
@@ -100,10 +110,20 @@ export class Manager {
         m.milvusRpcTime.observe({ method }, seconds);
       },
     });
+    // What Milvus reports changed goes first: a finished job never waits behind new submissions.
     this.observer = new JobObserver(
       this.milvus,
-      (key) => this.queue.add(key),
-      { pollIntervalMs: config.pollIntervalMs, maxBackoffMs: config.observerBackoffMaxMs },
+      (key) => this.queue.add(key, 'high'),
+      {
+        pollIntervalMs: config.pollIntervalMs,
+        maxBackoffMs: config.observerBackoffMaxMs,
+        progressIntervalMs: config.progressIntervalMs,
+        collectionOf: (key) => {
+          const r = this.informer.get(key);
+          return r ? { database: r.spec.milvus.database ?? 'default', collection: r.spec.collectionName } : undefined;
+        },
+        onList: (strategy) => m.observerLists.inc({ strategy }),
+      },
       log,
     );
     const kube = new KubeAdapter(this.kc, {
@@ -111,7 +131,11 @@ export class Manager {
       log,
       secretTtlMs: config.secretCacheTtlMs,
       onApiCall: (what, code) => m.kubeApi.inc({ what, code: String(code) }),
+      qps: config.kubeApiQps,
+      burst: config.kubeApiBurst,
+      http,
     });
+    const throttle = new WriteThrottle(config.progressIntervalMs);
     const reconciler = new Reconciler({
       kube,
       milvus: this.milvus,
@@ -132,6 +156,14 @@ export class Manager {
       log,
       ...(this.hooks.step ? { step: this.hooks.step } : {}),
       onStatusWrite: () => m.statusWrites.inc(),
+      throttle: {
+        delay: (key, before, after) => {
+          const ms = throttle.delay(key, before, after);
+          if (ms > 0) m.heldWrites.inc();
+          return ms;
+        },
+        wrote: (key) => throttle.wrote(key),
+      },
     });
     this.controller = new Controller({
       queue: this.queue,
