@@ -187,6 +187,20 @@ export class MilvusEmulator {
     this.latencyMs = Math.max(0, ms);
   }
 
+  /**
+   * Adds `count` jobs that already ended, spread over the last 24 h across the given collections (default:
+   * every external collection of the default database): the history a real Milvus keeps and lists.
+   */
+  seedEndedJobs(count: number, collections?: string[], db = 'default'): void {
+    const names =
+      collections ?? this.state.listCollections(db, this.clock.now()).flatMap((c) => (c.external ? [c.name] : []));
+    this.state.seedEndedJobs(
+      count,
+      names.map((n) => [db, n]),
+      this.clock.now(),
+    );
+  }
+
   completeJob(jobId: string): void {
     this.state.completeJob(jobId, this.clock.now());
     this.flushEvents();
@@ -241,7 +255,7 @@ export class MilvusEmulator {
 
   private async listen(port: number): Promise<void> {
     const server = new grpc.Server();
-    server.addService(milvusService, this.handlers());
+    server.addService(withCachedJobEncoding(milvusService), this.handlers());
     server.addService(telemetryService, {
       ClientHeartbeat: (
         _call: grpc.ServerUnaryCall<unknown, unknown>,
@@ -476,6 +490,33 @@ export class MilvusEmulator {
   private flushEvents(): void {
     for (const e of this.state.drainEvents()) this.log(`${new Date(e.at).toISOString()} ${e.message}`);
   }
+}
+
+/**
+ * The service with ListRefreshExternalCollectionJobs' answer encoded job by job, each ended job once: an
+ * ended job's info object is kept by the state, so its bytes are kept beside it (24 h of jobs, 4 MB, would
+ * otherwise be encoded again on every poll). Fields may come in any order on the wire.
+ */
+function withCachedJobEncoding(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const method = service.ListRefreshExternalCollectionJobs;
+  if (!method) return service;
+  const encode = method.responseSerialize as (value: Record<string, unknown>) => Buffer;
+  const encoded = new WeakMap<object, Buffer>();
+  const responseSerialize = (value: Record<string, unknown>): Buffer => {
+    const { jobs, ...rest } = value;
+    if (!Array.isArray(jobs) || jobs.length === 0) return encode(value);
+    const parts = [encode(rest)];
+    for (const job of jobs as object[]) {
+      let bytes = encoded.get(job);
+      if (!bytes) {
+        bytes = encode({ jobs: [job] });
+        encoded.set(job, bytes);
+      }
+      parts.push(bytes);
+    }
+    return Buffer.concat(parts);
+  };
+  return { ...service, ListRefreshExternalCollectionJobs: { ...method, responseSerialize } };
 }
 
 /** Convenience: `await startEmulator({...})`. */

@@ -108,6 +108,64 @@ interface Job {
   phase: 'accepted' | 'persisted' | 'dropped';
   forced?: { at: number; state: 'RefreshCompleted' | 'RefreshFailed'; reason: string };
   terminal?: Outcome;
+  /** When the job ends unless forced otherwise (while it runs); keys its entry in the endings heap. */
+  plannedEnd?: number;
+  /** The job's info once it can no longer change (terminal), rendered once. */
+  info?: JobInfo;
+  /** Removed (retention GC, forgotten catalog): stale index entries skip it. */
+  removed?: boolean;
+}
+
+/** A binary min-heap of (at, job) entries; stale entries are skipped by whoever pops them. */
+class JobHeap {
+  private readonly h: { at: number; id: bigint; job: Job }[] = [];
+
+  get size(): number {
+    return this.h.length;
+  }
+
+  peek(): { at: number; job: Job } | undefined {
+    return this.h[0];
+  }
+
+  push(at: number, job: Job): void {
+    const h = this.h;
+    h.push({ at, id: job.id, job });
+    for (let i = h.length - 1; i > 0;) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i]!, h[p]!)) break;
+      [h[p], h[i]] = [h[i]!, h[p]!];
+      i = p;
+    }
+  }
+
+  pop(): { at: number; job: Job } | undefined {
+    const h = this.h;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  clear(): void {
+    this.h.length = 0;
+  }
+}
+
+function before(a: { at: number; id: bigint }, b: { at: number; id: bigint }): boolean {
+  return a.at < b.at || (a.at === b.at && a.id < b.id);
 }
 
 /** Something the emulator did on its own, for the RPC log. */
@@ -123,15 +181,37 @@ export class MilvusState {
   private readonly databases = new Map<string, { id: bigint; createdAt: number }>();
   private readonly collections = new Map<string, Collection>(); // key db\0name
   private readonly jobs = new Map<bigint, Job>();
+  // Indexes over `jobs`, so that no call costs time proportional to every job kept (24 h of them):
+  /** Accepted, not yet persisted or dropped. */
+  private readonly accepted = new Set<Job>();
+  /** Running jobs by planned end. */
+  private readonly endings = new JobHeap();
+  /** Ended (by end time) and dropped (by persist time) jobs, for retention. */
+  private readonly retained = new JobHeap();
+  /** Every job of a collection, by collection id. */
+  private readonly byCollection = new Map<bigint, Set<Job>>();
+  /** Persisted jobs, oldest first by (persistAt, id); removed ones are skipped and compacted away. */
+  private persisted: Job[] = [];
+  private removedPersisted = 0;
+  private currentTimings: Timings;
   private readonly behaviours = new Map<string, Partial<JobBehaviour>>(); // key db\0name
   private lastId = 0n;
   private readonly events: StateEvent[] = [];
 
-  constructor(
-    public timings: Timings = DEFAULT_TIMINGS,
-    now = Date.now(),
-  ) {
+  constructor(timings: Timings = DEFAULT_TIMINGS, now = Date.now()) {
+    this.currentTimings = timings;
     this.databases.set(DEFAULT_DB, { id: this.allocId(now), createdAt: now });
+  }
+
+  get timings(): Timings {
+    return this.currentTimings;
+  }
+
+  /** New timings; the job timeout applies to running jobs too, so their planned ends are worked out again. */
+  set timings(timings: Timings) {
+    this.currentTimings = timings;
+    const running = [...this.jobs.values()].filter((j) => j.phase === 'persisted' && !j.terminal);
+    for (const job of running) this.plan(job);
   }
 
   // ---- id allocation ---------------------------------------------------------------------------------
@@ -279,7 +359,7 @@ export class MilvusState {
       behaviour: this.behaviourFor(collection),
       phase: 'accepted',
     };
-    this.jobs.set(job.id, job);
+    this.add(job);
     this.advance(now);
     return job.id;
   }
@@ -307,10 +387,18 @@ export class MilvusState {
       if (!collection.external) throw parameterInvalid(`collection ${name} is not an external collection`);
       collectionId = collection.id;
     }
-    return [...this.jobs.values()]
-      .filter((j) => j.phase === 'persisted' && (collectionId === undefined || j.collectionId === collectionId))
-      .sort((a, b) => b.persistAt - a.persistAt || (b.id > a.id ? 1 : b.id < a.id ? -1 : 0))
-      .map((j) => this.info(j, now));
+    if (collectionId !== undefined) {
+      return [...(this.byCollection.get(collectionId) ?? [])]
+        .filter((j) => j.phase === 'persisted')
+        .sort((a, b) => b.persistAt - a.persistAt || (b.id > a.id ? 1 : b.id < a.id ? -1 : 0))
+        .map((j) => this.info(j, now));
+    }
+    const out: JobInfo[] = [];
+    for (let i = this.persisted.length - 1; i >= 0; i--) {
+      const job = this.persisted[i]!;
+      if (!job.removed) out.push(this.info(job, now));
+    }
+    return out;
   }
 
   /** Test control: finish a job now, as if its tasks all completed. */
@@ -325,7 +413,50 @@ export class MilvusState {
 
   /** Simulates a DataCoord that lost its job catalog (jobs that "survive restarts" do not here). */
   forgetJobs(): void {
+    for (const job of this.jobs.values()) job.removed = true;
     this.jobs.clear();
+    this.accepted.clear();
+    this.endings.clear();
+    this.retained.clear();
+    this.byCollection.clear();
+    this.persisted = [];
+    this.removedPersisted = 0;
+  }
+
+  /**
+   * Adds jobs that already ended (benchmarks: the 24 h of finished jobs a real Milvus keeps). `collections`
+   * are [db, name] pairs of existing external collections, used in turn; end times are spread evenly over
+   * the `spreadMs` before `now`, each job lasting `durationMs`.
+   */
+  seedEndedJobs(
+    count: number,
+    collections: [string, string][],
+    now: number,
+    opts: { spreadMs?: number; durationMs?: number } = {},
+  ): void {
+    if (collections.length === 0 || count <= 0) return;
+    const spread = opts.spreadMs ?? Math.min(this.timings.retentionMs, 86_400_000) - 60_000;
+    const duration = opts.durationMs ?? 6_000;
+    const targets = collections.map(([db, name]) => this.getCollection(db, name, now));
+    for (let i = 0; i < count; i++) {
+      const c = targets[i % targets.length]!;
+      const end = now - spread + Math.floor((spread * i) / count);
+      const job: Job = {
+        id: this.allocId(now),
+        collectionId: c.id,
+        collectionName: c.name,
+        source: c.externalSource,
+        spec: c.externalSpec,
+        override: false,
+        persistAt: end - duration,
+        behaviour: this.behaviourFor(c),
+        phase: 'persisted',
+        terminal: { state: 'RefreshCompleted', progress: 100, reason: '', endTime: end },
+      };
+      this.add(job);
+      this.insertPersisted(job);
+      this.retained.push(end, job);
+    }
   }
 
   /** What the emulator did on its own since the last call (persisted, dropped, finished jobs). */
@@ -335,27 +466,32 @@ export class MilvusState {
 
   /** Materialises everything that happened up to `now`, in time order. */
   advance(now: number): void {
-    const pending = [...this.jobs.values()]
-      .filter((j) => j.phase === 'accepted' && j.persistAt <= now)
-      .sort((a, b) => a.persistAt - b.persistAt || (a.id < b.id ? -1 : 1));
-    for (const job of pending) this.persist(job);
-    const finished: Job[] = [];
-    for (const job of this.jobs.values()) {
-      if (job.phase !== 'persisted' || job.terminal) continue;
-      const outcome = this.evaluate(job, now);
-      if (outcome.endTime !== 0) {
-        job.terminal = outcome;
-        finished.push(job);
+    if (this.accepted.size > 0) {
+      const pending = [...this.accepted]
+        .filter((j) => j.persistAt <= now)
+        .sort((a, b) => a.persistAt - b.persistAt || (a.id < b.id ? -1 : 1));
+      for (const job of pending) {
+        this.accepted.delete(job);
+        this.persist(job);
       }
     }
-    finished.sort((a, b) => a.terminal!.endTime - b.terminal!.endTime);
-    for (const job of finished) this.onTerminal(job);
-    for (const job of [...this.jobs.values()]) {
-      if (job.phase === 'dropped' && job.persistAt + this.timings.retentionMs < now) this.jobs.delete(job.id);
-      if (job.terminal && job.terminal.endTime + this.timings.retentionMs < now) {
-        this.jobs.delete(job.id);
-        this.events.push({ at: now, message: `job ${job.id} removed after retention` });
-      }
+    // Running jobs end in time order (their planned ends are exact: a job's outcome is a function of time).
+    for (let top = this.endings.peek(); top && top.at <= now; top = this.endings.peek()) {
+      this.endings.pop();
+      const job = top.job;
+      if (job.removed || job.terminal || job.plannedEnd !== top.at) continue; // stale entry
+      job.terminal = this.evaluate(job, top.at);
+      job.plannedEnd = undefined;
+      this.retained.push(job.terminal.endTime, job);
+      this.onTerminal(job);
+    }
+    const retention = this.timings.retentionMs;
+    for (let top = this.retained.peek(); top && top.at + retention < now; top = this.retained.peek()) {
+      this.retained.pop();
+      const job = top.job;
+      if (job.removed) continue;
+      this.remove(job);
+      if (job.terminal) this.events.push({ at: now, message: `job ${job.id} removed after retention` });
     }
   }
 
@@ -367,6 +503,7 @@ export class MilvusState {
     if (!job || job.phase === 'dropped') throw new Error(`no refresh job ${jobId}`);
     if (job.terminal) throw new Error(`refresh job ${jobId} already ended in ${job.terminal.state}`);
     job.forced = { at: Math.max(now, job.persistAt), state, reason };
+    if (job.phase === 'persisted') this.plan(job);
     this.advance(Math.max(now, job.persistAt));
   }
 
@@ -375,6 +512,7 @@ export class MilvusState {
     const collection = [...this.collections.values()].find((c) => c.id === job.collectionId);
     if (!collection) {
       job.phase = 'dropped';
+      this.retained.push(job.persistAt, job);
       this.events.push({
         at: job.persistAt,
         message: `job ${job.id} dropped by the ack callback: collection not found`,
@@ -384,6 +522,7 @@ export class MilvusState {
     const active = this.activeJob(job.collectionId, job.persistAt);
     if (active) {
       job.phase = 'dropped';
+      this.retained.push(job.persistAt, job);
       this.events.push({
         at: job.persistAt,
         message: `job ${job.id} dropped by the ack callback: job ${active.id} is already in progress (milvus#49231)`,
@@ -391,6 +530,8 @@ export class MilvusState {
       return;
     }
     job.phase = 'persisted';
+    this.insertPersisted(job);
+    this.plan(job);
     this.events.push({ at: job.persistAt, message: `job ${job.id} persisted for collection ${job.collectionName}` });
   }
 
@@ -409,7 +550,7 @@ export class MilvusState {
   }
 
   private activeJob(collectionId: bigint, at: number): Job | undefined {
-    for (const job of this.jobs.values()) {
+    for (const job of this.byCollection.get(collectionId) ?? []) {
       if (job.phase !== 'persisted' || job.collectionId !== collectionId || job.persistAt > at) continue;
       if (this.evaluate(job, at).endTime === 0) return job;
     }
@@ -471,8 +612,9 @@ export class MilvusState {
   }
 
   private info(job: Job, now: number): JobInfo {
+    if (job.info) return job.info;
     const o = this.evaluate(job, now);
-    return {
+    const info: JobInfo = {
       job_id: job.id.toString(),
       collection_name: job.collectionName,
       state: o.state,
@@ -483,6 +625,87 @@ export class MilvusState {
       end_time: String(o.endTime),
       external_spec: redactExternalSpec(job.spec),
     };
+    // An ended job never changes again: its info is rendered once (lists of 24 h of jobs stay cheap).
+    if (job.terminal && job.terminal.endTime <= now) job.info = info;
+    return info;
+  }
+
+  private add(job: Job): void {
+    this.jobs.set(job.id, job);
+    if (job.phase === 'accepted') this.accepted.add(job);
+    let set = this.byCollection.get(job.collectionId);
+    if (!set) this.byCollection.set(job.collectionId, (set = new Set()));
+    set.add(job);
+  }
+
+  private remove(job: Job): void {
+    job.removed = true;
+    this.jobs.delete(job.id);
+    this.accepted.delete(job);
+    const set = this.byCollection.get(job.collectionId);
+    set?.delete(job);
+    if (set?.size === 0) this.byCollection.delete(job.collectionId);
+    if (
+      job.phase === 'persisted' &&
+      ++this.removedPersisted > 1024 &&
+      this.removedPersisted * 2 > this.persisted.length
+    ) {
+      this.persisted = this.persisted.filter((j) => !j.removed);
+      this.removedPersisted = 0;
+    }
+  }
+
+  /** Keeps `persisted` ordered by (persistAt, id); jobs mostly arrive in that order. */
+  private insertPersisted(job: Job): void {
+    const list = this.persisted;
+    let i = list.length;
+    while (
+      i > 0 &&
+      (list[i - 1]!.persistAt > job.persistAt || (list[i - 1]!.persistAt === job.persistAt && list[i - 1]!.id > job.id))
+    ) {
+      if (list.length - i > 64) {
+        // Far out of order (seeded history): binary search instead of walking.
+        let lo = 0;
+        let hi = i;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          const m = list[mid]!;
+          if (m.persistAt < job.persistAt || (m.persistAt === job.persistAt && m.id < job.id)) lo = mid + 1;
+          else hi = mid;
+        }
+        i = lo;
+        break;
+      }
+      i--;
+    }
+    list.splice(i, 0, job);
+  }
+
+  /** Works out when a running job ends (its outcome is a function of time) and files it under that time. */
+  private plan(job: Job): void {
+    if (job.terminal || job.removed) return;
+    const end = this.plannedEnd(job);
+    job.plannedEnd = end;
+    this.endings.push(end, job);
+  }
+
+  /** The time at which `evaluate` first reports the job terminal. */
+  private plannedEnd(job: Job): number {
+    const b = job.behaviour;
+    const start = job.persistAt;
+    const pendingMs = Math.max(0, Math.min(b.pendingMs, b.durationMs));
+    const runMs = Math.max(1, b.durationMs - pendingMs);
+    const ends: number[] = [start + this.timings.jobTimeoutMs];
+    if (job.forced) ends.push(job.forced.at);
+    if (!b.stuck) {
+      if (b.failAtPercent !== undefined) {
+        const pct = Math.max(0, Math.min(99, Math.floor(b.failAtPercent)));
+        ends.push(start + pendingMs + Math.ceil((runMs * pct) / 100));
+      } else {
+        ends.push(start + pendingMs + runMs);
+      }
+    }
+    return Math.min(...ends);
   }
 
   private behaviourFor(collection: Collection): JobBehaviour {
