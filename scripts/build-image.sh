@@ -99,8 +99,8 @@ if [ ! -f "$BASE_TAR" ]; then
   mkdir -p "$CACHE"
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/ecr-base.XXXXXX")
   build_base "$tmp/rootfs"
-  tar --sort=name --mtime=@0 --numeric-owner -C "$tmp/rootfs" -cf "$BASE_TAR.tmp" .
-  mv "$BASE_TAR.tmp" "$BASE_TAR"
+  tar --sort=name --mtime=@0 --numeric-owner -C "$tmp/rootfs" -cf "$BASE_TAR.tmp.$$" .
+  mv "$BASE_TAR.tmp.$$" "$BASE_TAR"
   rm -rf "$tmp"
   log "base root filesystem ready in $(elapsed "$t")"
 fi
@@ -240,8 +240,10 @@ umoci config --image "$WORK/oci:$TAG" --author="scripts/build-image.sh" --create
   --config.label="org.opencontainers.image.title=$NAME" --config.label="org.opencontainers.image.version=$TAG" \
   "${config[@]}"
 umoci gc --layout "$WORK/oci"
-rm -rf "$OCI.tmp" && mv "$WORK/oci" "$OCI.tmp" && mv "$OCI.tmp" "$OCI"
-# Older images of this script are outdated once a new one exists.
-find "$CACHE" -maxdepth 1 -name 'oci-*' ! -name "oci-$IMAGE_KEY" -exec rm -rf {} +
+# Another build of the same inputs may have finished meanwhile (tests run in parallel checkouts): keep its.
+mv "$WORK/oci" "$OCI.tmp.$$"
+mv -T "$OCI.tmp.$$" "$OCI" 2>/dev/null || rm -rf "$OCI.tmp.$$"
+# Keep the three newest images (other checkouts may be using theirs), drop older ones.
+ls -1dt "$CACHE"/oci-* 2>/dev/null | grep -v '\.tmp\.' | tail -n +4 | xargs -r rm -rf
 log "wrote $NAME:$TAG to $OCI in $(elapsed "$t") (total $(elapsed "$started"))"
 emit

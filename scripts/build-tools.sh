@@ -59,7 +59,7 @@ install_module() { # name, package@version, ldflags, output path
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/ecr-tools.XXXXXX")
   GOBIN="$tmp" go install -trimpath -ldflags "$ldflags" "$pkg" >&2
   mkdir -p "$(dirname "$out")"
-  mv "$tmp/$name" "$out.tmp" && mv "$out.tmp" "$out"
+  mv "$tmp/$name" "$out.tmp.$$" && mv "$out.tmp.$$" "$out"
   rm -rf "$tmp"
   log "built $name in $(elapsed "$start")"
 }
@@ -85,8 +85,8 @@ if [ ! -x "$ARGO_HEALTH" ] || [ ! -x "$KSTATUS" ]; then
   log "building the gitops harnesses (gopher-lua, cli-utils kstatus) from test/gitops-harness (about 30 s)"
   mkdir -p "$(dirname "$ARGO_HEALTH")"
   for cmd in argo-health kstatus; do
-    (cd "$HARNESS" && go build -trimpath -ldflags "-s -w" -o "$CACHE_BASE/gitops-harness-$harness_key/$cmd.tmp" "./cmd/$cmd")
-    mv "$CACHE_BASE/gitops-harness-$harness_key/$cmd.tmp" "$CACHE_BASE/gitops-harness-$harness_key/$cmd"
+    (cd "$HARNESS" && go build -trimpath -ldflags "-s -w" -o "$CACHE_BASE/gitops-harness-$harness_key/$cmd.tmp.$$" "./cmd/$cmd")
+    mv "$CACHE_BASE/gitops-harness-$harness_key/$cmd.tmp.$$" "$CACHE_BASE/gitops-harness-$harness_key/$cmd"
   done
   log "built argo-health and kstatus in $(elapsed "$start")"
 fi
