@@ -214,7 +214,12 @@ describe('Helm chart in a cluster', () => {
   });
 
   it('used every verb the chart grants it, nothing more, and was never denied', () => {
-    expect(recorder.requests.filter((q) => q.code === 401 || q.code === 403)).toEqual([]);
+    // No request refused by RBAC. (The operator watches every namespace: resources left by earlier test files
+    // in namespaces being deleted get 403 "being terminated" for new events; that is not RBAC.)
+    const denied = recorder.requests.filter(
+      (q) => q.code === 401 || (q.code === 403 && !/being terminated/.test(q.message ?? '')),
+    );
+    expect(denied).toEqual([]);
     const grants = granted(manifest);
     expect([...new Set(recorder.requests.map(used))].sort()).toEqual([...grants.keys()].sort());
     // The Lease is read and renewed by name: the Role's resourceNames.

@@ -26,13 +26,15 @@ export interface RecordedRequest {
   namespace: string;
   name: string;
   code: number;
+  /** The API server's message, for an error. */
+  message?: string;
 }
 
 /** RBAC request attributes of a resource request (k8s.io/apiserver's RequestInfoFactory, for what we use). */
 export function requestAttributes(
   method: string,
   url: string,
-): Omit<RecordedRequest, 'method' | 'path' | 'code'> | undefined {
+): Omit<RecordedRequest, 'method' | 'path' | 'code' | 'message'> | undefined {
   const { pathname, searchParams } = new URL(url, 'https://x');
   const parts = pathname.split('/').filter(Boolean);
   let group: string;
@@ -109,7 +111,25 @@ export class ApiRecorder {
       },
       (up) => {
         const attrs = requestAttributes(method, path);
-        if (attrs) this.requests.push({ method, path, code: up.statusCode ?? 0, ...attrs });
+        if (attrs) {
+          const recorded: RecordedRequest = { method, path, code: up.statusCode ?? 0, ...attrs };
+          this.requests.push(recorded);
+          // An error's Status message says who refused: RBAC ("... cannot create resource ...") or, say,
+          // a namespace being deleted.
+          if (recorded.code >= 400) {
+            let body = '';
+            up.on('data', (chunk: Buffer) => {
+              if (body.length < 4096) body += chunk.toString();
+            });
+            up.on('end', () => {
+              try {
+                recorded.message = (JSON.parse(body) as { message?: string }).message ?? body;
+              } catch {
+                recorded.message = body;
+              }
+            });
+          }
+        }
         const back = Object.fromEntries(Object.entries(up.headers).filter(([k]) => !HOP_BY_HOP.includes(k)));
         res.writeHead(up.statusCode ?? 502, back);
         up.pipe(res);
