@@ -1,9 +1,11 @@
 /**
  * Status writes that only move a running job's progress are written at most once per progress interval
- * per resource; every other change (a new job id, the first report of a job, its end, a failure, a new
- * trigger, a condition turning True or False) is written at once. A short job therefore costs four status
- * writes (intent, job id, first report, end) whatever its progress does, and a long one adds one write per
- * interval. Pure decisions plus one timestamp per recently written resource.
+ * per resource; every other change (a new job id, the first report of a job, a move from pending to in
+ * progress, its end, a failure, a new trigger, a condition turning True or False) is written at once: the
+ * product promises that every Milvus state change reaches status within a poll interval. A short job
+ * therefore costs four or five status writes (intent, job id, first report, in progress if Milvus was seen
+ * pending, end) whatever its progress does, and a long one adds one write per interval. Pure decisions plus
+ * one timestamp per recently written resource.
  */
 import type { ExternalCollectionRefreshStatus } from '../api/v1alpha1.js';
 
@@ -14,17 +16,17 @@ const RUNNING = new Set(['RefreshPending', 'RefreshInProgress']);
 /** Ready reasons that describe a running job (the first two also name its state). */
 const RUNNING_REASONS = new Set(['RefreshPending', 'RefreshInProgress', 'RefreshAdopted']);
 
-/** Fields a progress-only change may alter: the job's state among the running ones, its percentage and text. */
-const PROGRESS_FIELDS = new Set(['progress', 'state', 'reason', 'conditions']);
+/** Fields a progress-only change may alter: the job's percentage, its (pending) reason text, the wording. */
+const PROGRESS_FIELDS = new Set(['progress', 'reason', 'conditions']);
 
 /**
- * Whether `after` differs from `before` only by the progress of the same running job: its percentage, its
- * move between pending and in progress, its (pending) reason text and the conditions' wording; the
- * conditions' statuses, the generation and everything else are unchanged.
+ * Whether `after` differs from `before` only by the progress of the same running job in the same state: its
+ * percentage, its (pending) reason text and the conditions' wording; the state, the conditions' statuses, the
+ * generation and everything else are unchanged.
  */
 export function isProgressOnly(before: Status | undefined, after: Status): boolean {
   if (!before || before.jobId === undefined || before.jobId !== after.jobId) return false;
-  if (!RUNNING.has(before.state ?? '') || !RUNNING.has(after.state ?? '')) return false;
+  if (!RUNNING.has(before.state ?? '') || before.state !== after.state) return false;
   const ready = (s: Status): string | undefined => s.conditions?.find((c) => c.type === 'Ready')?.reason;
   if (!RUNNING_REASONS.has(ready(before) ?? '') || !RUNNING_REASONS.has(ready(after) ?? '')) return false;
   const shape = (s: Status): string =>

@@ -31,9 +31,10 @@ function running(
 }
 
 describe('isProgressOnly', () => {
-  it('is true for a running job that only progressed, or moved from pending to in progress', () => {
+  it('is true for a running job that only progressed, and false when it moved from pending to in progress', () => {
     expect(isProgressOnly(running('RefreshInProgress', 10), running('RefreshInProgress', 40))).toBe(true);
-    expect(isProgressOnly(running('RefreshPending', 0), running('RefreshInProgress', 5))).toBe(true);
+    // A move from pending to in progress is a state change: written at once.
+    expect(isProgressOnly(running('RefreshPending', 0), running('RefreshInProgress', 5))).toBe(false);
   });
 
   it('is false for the first report of a job, its end, a new job, a new generation or a condition flip', () => {
