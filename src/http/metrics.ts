@@ -131,6 +131,9 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly resources: Gauge;
+  readonly conditions: Gauge;
+  readonly lastSuccess: Gauge;
+  readonly scheduleInterval: Gauge;
   readonly observedEndpoints: Gauge;
   readonly observerStrategies: Gauge;
 
@@ -138,6 +141,10 @@ export class Metrics {
     states: () => Record<string, number>;
     endpoints: () => number;
     strategies?: () => Record<string, number>;
+    /** Resources whose condition is True, per condition type and reason. */
+    conditions?: () => { condition: string; reason: string; count: number }[];
+    /** Resources with spec.schedule: last success (or creation) and the schedule's interval, in seconds. */
+    scheduled?: () => { namespace: string; name: string; lastSuccessSeconds: number; intervalSeconds?: number }[];
   }) {
     collectDefaultMetrics({ register: this.registry });
     this.resources = new Gauge({
@@ -148,6 +155,43 @@ export class Metrics {
       collect() {
         this.reset();
         for (const [state, n] of Object.entries(sources.states())) this.set({ state }, n);
+      },
+    });
+    this.conditions = new Gauge({
+      name: 'milvus_refresh_resource_conditions',
+      help: 'ExternalCollectionRefresh objects whose condition is True, per condition (Ready, Reconciling, Stalled) and reason',
+      labelNames: ['condition', 'reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of sources.conditions?.() ?? []) this.set({ condition: c.condition, reason: c.reason }, c.count);
+      },
+    });
+    // One series per resource with spec.schedule (names as kubectl shows them, never secrets), like
+    // kube-state-metrics' CronJob series; the labels avoid namespace/name, which scrape configs set.
+    this.lastSuccess = new Gauge({
+      name: 'milvus_refresh_last_success_time_seconds',
+      help: 'Scheduled resources: end of the last completed job (the creation time until one completes), Unix seconds',
+      labelNames: ['resource_namespace', 'resource_name'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of sources.scheduled?.() ?? []) {
+          this.set({ resource_namespace: s.namespace, resource_name: s.name }, s.lastSuccessSeconds);
+        }
+      },
+    });
+    this.scheduleInterval = new Gauge({
+      name: 'milvus_refresh_schedule_interval_seconds',
+      help: 'Scheduled resources: seconds between the two last fires of spec.schedule',
+      labelNames: ['resource_namespace', 'resource_name'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of sources.scheduled?.() ?? []) {
+          if (s.intervalSeconds !== undefined)
+            this.set({ resource_namespace: s.namespace, resource_name: s.name }, s.intervalSeconds);
+        }
       },
     });
     this.observedEndpoints = new Gauge({

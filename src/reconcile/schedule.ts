@@ -59,3 +59,9 @@ export function latestFire(cron: Cron, afterMs: number, nowMs: number): number |
 export function nextFire(cron: Cron, nowMs: number): number | undefined {
   return cron.nextRun(new Date(nowMs))?.getTime();
 }
+
+/** The time between the two fires before `nowMs` (what "on time" means for an alert on this schedule). */
+export function fireIntervalMs(cron: Cron, nowMs: number): number | undefined {
+  const [a, b] = cron.previousRuns(2, new Date(nowMs)).map((d) => d.getTime());
+  return a !== undefined && b !== undefined ? a - b : undefined;
+}

@@ -12,6 +12,8 @@ import { type PooledKubeConfig, loadKubeConfig, onApiConnection } from '../adapt
 import { MilvusClients } from '../adapters/milvus.js';
 import { HISTORY_LIMIT } from '../api/v1alpha1.js';
 import type { OperatorConfig } from '../config.js';
+import type { ExternalCollectionRefresh } from '../api/v1alpha1.js';
+import { fireIntervalMs, parseSchedule } from '../reconcile/schedule.js';
 import { Metrics } from '../http/metrics.js';
 import { serve } from '../http/server.js';
 import type { Logger } from '../logger.js';
@@ -69,6 +71,8 @@ export class Manager {
       },
       endpoints: () => this.observer.activeEndpoints,
       strategies: () => this.observer.strategies(),
+      conditions: () => conditionCounts(this.informer.list()),
+      scheduled: () => scheduledResources(this.informer.list(), Date.now()),
     });
     const m = this.metrics;
     const controllerName = m.controller;
@@ -254,4 +258,40 @@ export class Manager {
     })();
     return this.stopping;
   }
+}
+
+/** How many resources have each condition True, per reason (metrics). */
+export function conditionCounts(
+  resources: readonly ExternalCollectionRefresh[],
+): { condition: string; reason: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const r of resources) {
+    for (const c of r.status?.conditions ?? [])
+      if (c.status === 'True') counts.set(`${c.type}\n${c.reason}`, (counts.get(`${c.type}\n${c.reason}`) ?? 0) + 1);
+  }
+  return [...counts].map(([k, count]) => {
+    const [condition = '', reason = ''] = k.split('\n');
+    return { condition, reason, count };
+  });
+}
+
+/** Resources with a valid spec.schedule: their last success (or creation) and schedule interval (metrics). */
+export function scheduledResources(
+  resources: readonly ExternalCollectionRefresh[],
+  now: number,
+): { namespace: string; name: string; lastSuccessSeconds: number; intervalSeconds?: number }[] {
+  const out = [];
+  for (const r of resources) {
+    if (!r.spec.schedule) continue;
+    const parsed = parseSchedule(r.spec.schedule, r.spec.timeZone);
+    const last = r.status?.lastSuccessfulTime ?? r.metadata.creationTimestamp;
+    const interval = parsed.ok ? fireIntervalMs(parsed.cron, now) : undefined;
+    out.push({
+      namespace: r.metadata.namespace,
+      name: r.metadata.name,
+      lastSuccessSeconds: last ? Date.parse(last) / 1000 : 0,
+      ...(interval !== undefined ? { intervalSeconds: interval / 1000 } : {}),
+    });
+  }
+  return out;
 }
