@@ -107,15 +107,13 @@ const JOB_ID = 1;
 export class RawJobList {
   constructor(
     private readonly buf: Buffer,
-    /** Each job's id as its encoded varint bytes (latin1), in list order (newest first). */
-    private readonly keys: string[],
-    /** Byte ranges of the jobs' encoded messages: [start, end) of job i at 2i, 2i+1. */
+    /** Per job, four offsets: its encoded message [start, end) and its job_id varint [start, end). */
     private readonly ranges: Uint32Array,
     private readonly decode: Deserialize,
   ) {}
 
   get length(): number {
-    return this.keys.length;
+    return this.ranges.length / 4;
   }
 
   /**
@@ -123,27 +121,40 @@ export class RawJobList {
    * with debug logging off; without this it would turn the whole 4 MB buffer into an array of numbers.
    */
   toJSON(): string {
-    return `[${this.keys.length} jobs]`;
+    return `[${this.length} jobs]`;
   }
 
   /** The jobs' ids (decimal strings), in list order. */
   get ids(): string[] {
-    return this.keys.map(idOfKey);
+    const out: string[] = [];
+    for (let i = 0; i < this.length; i++)
+      out.push(idOfBytes(this.buf, this.ranges[4 * i + 2]!, this.ranges[4 * i + 3]!));
+    return out;
   }
 
-  /** Where each of `jobIds` is in the list (ids not listed are left out): one pass, no index of every job. */
+  /**
+   * Where each of `jobIds` is in the list (ids not listed are left out): one pass over the jobs comparing
+   * a number made of each id's first seven varint bytes, then the bytes themselves; no string per job.
+   */
   positions(jobIds: Iterable<string>): Map<string, number> {
-    const wanted = new Map<string, string>();
+    const wanted = new Map<number, { id: string; bytes: Buffer }[]>();
     for (const id of jobIds) {
-      const key = keyOfId(id);
-      if (key !== undefined) wanted.set(key, id);
+      const bytes = varintOfId(id);
+      if (!bytes) continue;
+      const k = shortKey(bytes, 0, bytes.length);
+      const list = wanted.get(k);
+      if (list) list.push({ id, bytes });
+      else wanted.set(k, [{ id, bytes }]);
     }
     const found = new Map<string, number>();
     if (wanted.size === 0) return found;
-    const keys = this.keys;
-    for (let i = 0; i < keys.length; i++) {
-      const id = wanted.get(keys[i]!);
-      if (id !== undefined) found.set(id, i);
+    const { buf, ranges } = this;
+    for (let i = 0; i < ranges.length; i += 4) {
+      const start = ranges[i + 2]!;
+      const end = ranges[i + 3]!;
+      const candidates = wanted.get(shortKey(buf, start, end));
+      if (!candidates) continue;
+      for (const c of candidates) if (buf.compare(c.bytes, 0, c.bytes.length, start, end) === 0) found.set(c.id, i / 4);
     }
     return found;
   }
@@ -156,7 +167,7 @@ export class RawJobList {
   fingerprints(jobIds: Iterable<string>): Map<string, string> {
     const out = new Map<string, string>();
     for (const [id, i] of this.positions(jobIds))
-      out.set(id, this.buf.toString('latin1', this.ranges[2 * i], this.ranges[2 * i + 1]));
+      out.set(id, this.buf.toString('latin1', this.ranges[4 * i], this.ranges[4 * i + 1]));
     return out;
   }
 
@@ -179,7 +190,7 @@ export class RawJobList {
 
   /** Every job, decoded (for a per-collection list, which is short). */
   all(): Record<string, unknown>[] {
-    return this.decodeAt(this.keys.map((_, i) => i));
+    return this.decodeAt(Array.from({ length: this.length }, (_, i) => i));
   }
 
   private decodeAt(positions: number[]): Record<string, unknown>[] {
@@ -187,8 +198,8 @@ export class RawJobList {
     // A response holding only these jobs, decoded by the SDK's own decoder.
     const parts: Buffer[] = [];
     for (const i of positions) {
-      const start = this.ranges[2 * i]!;
-      const end = this.ranges[2 * i + 1]!;
+      const start = this.ranges[4 * i]!;
+      const end = this.ranges[4 * i + 1]!;
       parts.push(Buffer.from([(RESPONSE_JOBS << 3) | 2]), varint(end - start), this.buf.subarray(start, end));
     }
     const decoded = this.decode(Buffer.concat(parts)) as { jobs?: Record<string, unknown>[] };
@@ -196,28 +207,49 @@ export class RawJobList {
   }
 }
 
-/** A job id's int64 varint bytes as a latin1 string (the index key), or undefined for a non-number. */
-function keyOfId(jobId: string): string | undefined {
+/** A number from the first seven bytes of a varint (49 bits: exact in a double). */
+function shortKey(buf: Uint8Array, start: number, end: number): number {
+  let k = 0;
+  let scale = 1;
+  for (let p = start; p < end && p < start + 7; p++) {
+    k += buf[p]! * scale;
+    scale *= 256;
+  }
+  return k;
+}
+
+/** Varint bytes of the ids looked up lately: the same watched ids are looked up on every poll. */
+const varintCache = new Map<string, Buffer | undefined>();
+
+/** A job id's int64 varint bytes, or undefined for a non-number. */
+function varintOfId(jobId: string): Buffer | undefined {
+  if (varintCache.has(jobId)) return varintCache.get(jobId);
+  if (varintCache.size >= 100_000) varintCache.clear();
+  const bytes = encodeId(jobId);
+  varintCache.set(jobId, bytes);
+  return bytes;
+}
+
+function encodeId(jobId: string): Buffer | undefined {
   if (!/^-?\d+$/.test(jobId)) return undefined;
   let v = BigInt.asUintN(64, BigInt(jobId));
-  let key = '';
+  const bytes: number[] = [];
   do {
     const b = Number(v & 0x7fn);
     v >>= 7n;
-    key += String.fromCharCode(v > 0n ? b | 0x80 : b);
+    bytes.push(v > 0n ? b | 0x80 : b);
   } while (v > 0n);
-  return key;
+  return Buffer.from(bytes);
 }
 
-function idOfKey(key: string): string {
+function idOfBytes(buf: Buffer, start: number, end: number): string {
   let v = 0n;
-  for (let i = key.length - 1; i >= 0; i--) v = (v << 7n) | BigInt(key.charCodeAt(i) & 0x7f);
+  for (let p = end - 1; p >= start; p--) v = (v << 7n) | BigInt(buf[p]! & 0x7f);
   return BigInt.asIntN(64, v).toString();
 }
 
 /** Decodes a ListRefreshExternalCollectionJobsResponse: the status fully, the jobs into a RawJobList. */
 export function decodeLeanList(buf: Buffer, decode: Deserialize): Record<string, unknown> {
-  const ids: string[] = [];
   const ranges: number[] = [];
   const rest: Buffer[] = [];
   let pos = 0;
@@ -230,19 +262,19 @@ export function decodeLeanList(buf: Buffer, decode: Deserialize): Record<string,
     if (tag >>> 3 === RESPONSE_JOBS && wire === 2) {
       const length = readUint(buf, pos);
       const start = cursor;
-      ids.push(jobKeyOf(buf, start, start + length));
       ranges.push(start, start + length);
+      jobIdRange(buf, start, start + length, ranges);
     } else {
       rest.push(buf.subarray(fieldStart, next)); // the status (and any field added later)
     }
     pos = next;
   }
   const head = decode(Buffer.concat(rest)) as Record<string, unknown>;
-  return { ...head, jobs: new RawJobList(buf, ids, Uint32Array.from(ranges), decode) };
+  return { ...head, jobs: new RawJobList(buf, Uint32Array.from(ranges), decode) };
 }
 
-/** The job_id (int64, field 1) of an encoded RefreshExternalCollectionJobInfo, as its varint bytes (latin1). */
-function jobKeyOf(buf: Buffer, start: number, end: number): string {
+/** Appends where the job_id (int64, field 1) varint of an encoded job is: [start, end), empty when unset (0). */
+function jobIdRange(buf: Buffer, start: number, end: number, out: number[]): void {
   let pos = start;
   while (pos < end) {
     const tag = readUint(buf, pos);
@@ -250,11 +282,12 @@ function jobKeyOf(buf: Buffer, start: number, end: number): string {
     const wire = tag & 7;
     if (tag >>> 3 === JOB_ID && wire === 0) {
       readUint10(buf, valueStart);
-      return buf.toString('latin1', valueStart, cursor);
+      out.push(valueStart, cursor);
+      return;
     }
     pos = skip(buf, valueStart, wire);
   }
-  return '\u0000'; // proto3 default: an id of 0 is not sent
+  out.push(end, end); // proto3 default: an id of 0 is not sent
 }
 
 /** Where the last read ended (saves allocating a pair per read). */
