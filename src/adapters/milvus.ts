@@ -3,7 +3,9 @@
  * TLS. Every answer's in-band status is checked, the SDK's masking of UNIMPLEMENTED (an empty success) is
  * detected, job ids stay strings, and no secret the operator sent survives in an error message.
  */
-import { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { createRequire } from 'node:module';
+import type * as MilvusSdk from '@zilliz/milvus2-sdk-node';
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { RefreshState } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
 import type { RefreshRequest } from '../reconcile/model.js';
@@ -46,8 +48,6 @@ export class MilvusClients implements MilvusPort {
   private readonly sweeper: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: MilvusClientsOptions) {
-    dropIpServerNames();
-    shareSdkDefinitions();
     const idle = options.idleCloseMs ?? 10 * 60_000;
     this.sweeper = setInterval(() => this.closeIdle(idle), Math.min(idle, 60_000));
     this.sweeper.unref();
@@ -166,7 +166,7 @@ export class MilvusClients implements MilvusPort {
     }
     const https = /^https:\/\//i.test(endpoint.address);
     const creds = endpoint.credentials;
-    const client = new MilvusClient({
+    const client = new (sdk().MilvusClient)({
       address: endpoint.address.replace(/^https?:\/\//i, ''),
       database: endpoint.database,
       ...(creds && 'token' in creds ? { token: creds.token } : {}),
@@ -208,6 +208,21 @@ export class MilvusClients implements MilvusPort {
       }
     }
   }
+}
+
+let loaded: typeof MilvusSdk | undefined;
+
+/**
+ * The SDK, loaded when the first Milvus client is made: it is about 50 MiB of code and definitions, which an
+ * operator whose resources are all settled (after a restart, say) never needs.
+ */
+function sdk(): typeof MilvusSdk {
+  if (!loaded) {
+    loaded = createRequire(import.meta.url)('@zilliz/milvus2-sdk-node') as typeof MilvusSdk;
+    dropIpServerNames();
+    shareSdkDefinitions();
+  }
+  return loaded;
 }
 
 function secretsOf(endpoint: Endpoint, spec?: string): string[] {
