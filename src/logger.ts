@@ -28,7 +28,23 @@ function wrap(w: winston.Logger): Logger {
     info: (m, f) => void w.info(m, f),
     warn: (m, f) => void w.warn(m, f),
     error: (m, f) => void w.error(m, f),
-    child: (fields) => wrap(w.child(fields)),
+    child: (fields) => lazyChild(w, fields),
+  };
+}
+
+/**
+ * A child logger made only when it first writes a line at an enabled level: every reconcile gets one (with
+ * its key and id), and most write nothing at the default level, so most never cost a winston child.
+ */
+function lazyChild(w: winston.Logger, fields: Record<string, unknown>): Logger {
+  let made: Logger | undefined;
+  const real = (): Logger => (made ??= wrap(w.child(fields)));
+  return {
+    debug: (m, f) => void (w.isLevelEnabled('debug') && real().debug(m, f)),
+    info: (m, f) => void (w.isLevelEnabled('info') && real().info(m, f)),
+    warn: (m, f) => void (w.isLevelEnabled('warn') && real().warn(m, f)),
+    error: (m, f) => void (w.isLevelEnabled('error') && real().error(m, f)),
+    child: (more) => lazyChild(w, { ...fields, ...more }),
   };
 }
 
