@@ -23,8 +23,11 @@ export interface StrategyInput {
 
 /** Before a per-collection list was measured, each is assumed to cost this (an optimistic round trip). */
 export const ASSUMED_COLLECTION_MS = 0.5;
-/** Per-collection lists are taken up when they cost less than this share of one all-jobs list... */
-export const SWITCH_TO_COLLECTION = 0.5;
+/**
+ * Per-collection lists are taken up when they cost less than this share of one all-jobs list (a wide margin:
+ * measured costs are noisy on a busy machine, and every switch costs a poll's worth of calls)...
+ */
+export const SWITCH_TO_COLLECTION = 0.25;
 /** ...and given up when they cost more than one all-jobs list (the gap keeps the choice from flapping). */
 export const SWITCH_TO_ALL = 1;
 /** In per-collection mode the all-jobs list is measured again every this many polls. */

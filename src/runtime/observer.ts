@@ -182,6 +182,7 @@ export class JobObserver {
     if (!state || state.running || this.stopped) return;
     state.running = true;
     state.timer = undefined;
+    const pollStarted = this.now();
     let lookup: ((w: Watcher) => JobSnapshot) | undefined;
     try {
       lookup = await this.list(state);
@@ -229,10 +230,11 @@ export class JobObserver {
         this.enqueue(key);
       }
     }
-    // Deterministic: polls of one endpoint are already spread by when their first watcher came.
+    // Deterministic: polls of one endpoint are already spread by when their first watcher came. A healthy
+    // endpoint is polled every interval from the start of the last poll (a slow list does not stretch it).
     const delay = state.error
       ? backoffMs(state.failures - 1, this.options.pollIntervalMs, this.options.maxBackoffMs, NO_JITTER)
-      : this.options.pollIntervalMs;
+      : Math.max(0, this.options.pollIntervalMs - (this.now() - pollStarted));
     this.schedule(endpointKey, delay);
   }
 

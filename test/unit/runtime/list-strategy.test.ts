@@ -25,15 +25,15 @@ describe('chooseListStrategy', () => {
   it('tries per-collection lists when even an optimistic guess makes the few of them cheaper', () => {
     // 24,000 retained jobs: 30 ms per all-jobs list; 5 watched collections at an assumed 0.5 ms each.
     expect(chooseListStrategy({ ...base, collections: 5, costs: { allMs: 30 } })).toBe('collection');
-    // 100 collections could never beat it: 100 x 0.5 ms > half of 30 ms.
+    // 100 collections could never beat it: 100 x 0.5 ms > a quarter of 30 ms.
     expect(chooseListStrategy({ ...base, collections: 100, costs: { allMs: 30 } })).toBe('all');
-    expect(5 * ASSUMED_COLLECTION_MS).toBeLessThan(0.5 * 30);
+    expect(5 * ASSUMED_COLLECTION_MS).toBeLessThan(0.25 * 30);
   });
 
   it('decides by measured costs, with a gap between switching over and back', () => {
     const costs = { allMs: 30, collectionMs: 3 };
-    expect(chooseListStrategy({ ...base, collections: 4, costs })).toBe('collection'); // 12 < 15
-    expect(chooseListStrategy({ ...base, collections: 7, costs })).toBe('all'); // 21 >= 15: not worth switching
+    expect(chooseListStrategy({ ...base, collections: 2, costs })).toBe('collection'); // 6 < 7.5
+    expect(chooseListStrategy({ ...base, collections: 7, costs })).toBe('all'); // 21 >= 7.5: not worth switching
     expect(chooseListStrategy({ ...base, current: 'collection', collections: 7, costs })).toBe('collection'); // 21 < 30
     expect(chooseListStrategy({ ...base, current: 'collection', collections: 11, costs })).toBe('all'); // 33 >= 30
   });
