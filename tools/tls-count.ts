@@ -2,7 +2,8 @@
  * A preload for benchmarks (`node --import dist-tools/tools/tls-count.js ...`): counts the TLS connections this
  * process opens, per remote port, and writes them as JSON to $ECR_TLS_COUNT_FILE every second and at exit.
  * Both the old HTTP stack (https.Agent) and undici open TLS connections through `tls.connect`, so the same
- * count works for every client-node version; nothing in the operator depends on it.
+ * count works for every client-node version; nothing in the operator depends on it. The file is written a
+ * second after a count changes (not every second: an idle operator must not pay for its own benchmark).
  */
 import { writeFileSync } from 'node:fs';
 import tls from 'node:tls';
@@ -20,9 +21,14 @@ if (file) {
   (tls as { connect: (...args: unknown[]) => tls.TLSSocket }).connect = (...args: unknown[]) => {
     const key = port(args);
     counts[key] = (counts[key] ?? 0) + 1;
+    pending ??= setTimeout(dump, 1_000).unref();
     return original(...args);
   };
-  const dump = (): void => writeFileSync(file, JSON.stringify(counts));
-  setInterval(dump, 1_000).unref();
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  const dump = (): void => {
+    pending = undefined;
+    writeFileSync(file, JSON.stringify(counts));
+  };
+  dump();
   process.on('exit', dump);
 }
