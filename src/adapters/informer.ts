@@ -29,6 +29,7 @@ import { type ExternalCollectionRefresh, GROUP, PLURAL, VERSION, keyOf } from '.
 import type { Logger } from '../logger.js';
 import { apiErrorMessage } from './kube.js';
 import type { KubeHttp } from './kube-http.js';
+import { slim } from './slim.js';
 import { backoffMs } from '../util/backoff.js';
 
 export interface InformerOptions {
@@ -58,26 +59,7 @@ export interface InformerOptions {
  */
 export const DEFAULT_WATCH_INACTIVITY_MS = 150_000;
 
-/** Annotations the operator never reads that can be large (kubectl apply keeps the whole object in one). */
-const DROPPED_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
-
-/**
- * Drops, in place, what the operator never reads: metadata.managedFields (the field-ownership record the API
- * server keeps for server-side apply: as large as the status itself) and kubectl's last-applied annotation.
- * Returns the object.
- */
-export function slim<T>(obj: T): T {
-  const meta = (obj as { metadata?: { managedFields?: unknown; annotations?: Record<string, string> } } | undefined)
-    ?.metadata;
-  if (!meta) return obj;
-  delete meta.managedFields;
-  const annotations = meta.annotations;
-  if (annotations) {
-    for (const a of DROPPED_ANNOTATIONS) delete annotations[a];
-    if (Object.keys(annotations).length === 0) delete meta.annotations;
-  }
-  return obj;
-}
+export { slim } from './slim.js';
 
 // Watch events carry raw JSON (timestamps are strings), so the cache holds plain KubernetesObjects that are
 // ExternalCollectionRefresh-shaped; the cast happens here, once.
