@@ -5,7 +5,7 @@
  *
  * Every request takes a token of one client-side bucket (--kube-api-qps/--kube-api-burst), so the write
  * rate stays bounded however many resources change at once. Events are best effort, like client-go's
- * recorder: they are queued (at most 1,000) and sent in the background at a quarter of that rate, never
+ * recorder: they are queued (at most 1,000) and sent in the background at a twentieth of that rate, never
  * holding up a reconcile; when the queue is full, new events are dropped and counted.
  */
 import {
@@ -87,7 +87,7 @@ export class KubeAdapter implements KubePort {
     if (options.qps) {
       const burst = options.burst ?? options.qps;
       this.limiter = new TokenBucket(options.qps, burst);
-      this.eventLimiter = new TokenBucket(Math.max(1, options.qps / 4), Math.max(1, Math.floor(burst / 4)));
+      this.eventLimiter = new TokenBucket(Math.max(1, options.qps / 20), Math.max(1, Math.floor(burst / 8)));
     }
   }
 
