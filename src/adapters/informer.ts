@@ -30,6 +30,7 @@ import type { Logger } from '../logger.js';
 import { apiErrorMessage } from './kube.js';
 import type { KubeHttp } from './kube-http.js';
 import { slim } from './slim.js';
+import type { Echoes } from './echoes.js';
 import { backoffMs } from '../util/backoff.js';
 
 export interface InformerOptions {
@@ -41,6 +42,8 @@ export interface InformerOptions {
   pageSize?: number;
   /** Lists and watches without fetch (kube-http.ts), when it has a dispatcher; client-node's otherwise. */
   http?: KubeHttp;
+  /** Echoes of the operator's own status writes: cached, but not handed to `onKey` (echoes.ts). */
+  echoes?: Echoes;
   /** How often every cached key is handed to `onKey` again (no API call). */
   resyncPeriodMs: number;
   /** A watch that delivers nothing, not even a bookmark, for this long is treated as dead and reopened. */
@@ -217,7 +220,12 @@ export class RefreshInformer {
     // ListWatch stores the very object it hands to these callbacks: slimming it here slims the cache.
     const store = (obj: KubernetesObject): void => touch(slim(obj));
     informer.on('add', store);
-    informer.on('update', store);
+    informer.on('update', (obj: KubernetesObject) => {
+      slim(obj);
+      const key = keyOf({ metadata: obj.metadata ?? {} });
+      if (this.options.echoes?.isEcho(key, obj.metadata?.resourceVersion)) return;
+      touch(obj);
+    });
     informer.on('delete', touch);
     informer.on('connect', () => {
       this.watching = true;

@@ -26,6 +26,7 @@ import {
   GROUP,
   KIND,
   PLURAL,
+  isTerminal,
   VERSION,
 } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
@@ -33,6 +34,7 @@ import { ConflictError, type KubePort } from '../reconcile/ports.js';
 import { mergePatch } from '../util/merge-patch.js';
 import { slim } from './informer.js';
 import type { KubeHttp } from './kube-http.js';
+import type { Echoes } from './echoes.js';
 import { TokenBucket } from './rate-limit.js';
 
 /** Name under which the operator writes (field manager, event reporter). */
@@ -53,6 +55,8 @@ export interface KubeAdapterOptions {
   maxQueuedEvents?: number;
   /** Status patches, reads and events without fetch (kube-http.ts), when it has a dispatcher. */
   http?: KubeHttp;
+  /** Notes each write that leaves a job running, so its watch echo is not reconciled again (echoes.ts). */
+  echoes?: Echoes;
 }
 
 interface QueuedEvent {
@@ -160,6 +164,10 @@ export class KubeAdapter implements KubePort {
             setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
           )) as ExternalCollectionRefresh);
       this.options.onApiCall?.('patch_status', 200);
+      const key = `${r.metadata.namespace}/${r.metadata.name}`;
+      const running = updated.status?.jobId !== undefined && !isTerminal(updated.status?.state);
+      if (running) this.options.echoes?.wrote(key, updated.metadata.resourceVersion);
+      else this.options.echoes?.forget(key);
       return slim(updated);
     } catch (err) {
       const code = err instanceof ApiException ? err.code : 0;

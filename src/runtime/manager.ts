@@ -8,6 +8,7 @@ import { Connections } from '../adapters/connection.js';
 import { RefreshInformer } from '../adapters/informer.js';
 import { KubeAdapter, apiErrorMessage } from '../adapters/kube.js';
 import { KubeHttp } from '../adapters/kube-http.js';
+import { Echoes } from '../adapters/echoes.js';
 import { type PooledKubeConfig, loadKubeConfig, onApiConnection } from '../adapters/kubeconfig.js';
 import { MilvusClients } from '../adapters/milvus.js';
 import { HISTORY_LIMIT } from '../api/v1alpha1.js';
@@ -93,8 +94,10 @@ export class Manager {
     });
     // Status writes, reads, events, the list and the watch go without fetch (kube-http.ts).
     const http = new KubeHttp(this.kc);
+    const echoes = new Echoes();
     this.informer = new RefreshInformer(this.kc, {
       http,
+      echoes,
       ...(config.namespace ? { namespace: config.namespace } : {}),
       ...(config.watchLabelSelector ? { labelSelector: config.watchLabelSelector } : {}),
       resyncPeriodMs: config.resyncPeriodMs,
@@ -138,6 +141,7 @@ export class Manager {
       qps: config.kubeApiQps,
       burst: config.kubeApiBurst,
       http,
+      echoes,
     });
     const throttle = new WriteThrottle(config.progressIntervalMs);
     const reconciler = new Reconciler({
