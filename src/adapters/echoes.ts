@@ -3,8 +3,8 @@
  * decided what comes next (a timer, or waiting for the job observer), so reconciling the echo again finds
  * nothing to do; in a burst it would be a reconcile per write. The status writer notes the resourceVersion
  * its write produced; the informer stores the echo in its cache as usual but does not queue the key for it.
- * Only writes that leave a job running are noted: the echo of a final write (the job ended, or no job) is
- * reconciled as any other change. A resourceVersion names one write, so another client's change is never
+ * Only writes of a run still under way are noted: the echo of a final write (the job ended) is reconciled as
+ * any other change, which also lets the reconciler drop its copy of what it wrote. A resourceVersion names one write, so another client's change is never
  * mistaken for an echo.
  */
 export class Echoes {

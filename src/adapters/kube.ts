@@ -55,7 +55,7 @@ export interface KubeAdapterOptions {
   maxQueuedEvents?: number;
   /** Status patches, reads and events without fetch (kube-http.ts), when it has a dispatcher. */
   http?: KubeHttp;
-  /** Notes each write that leaves a job running, so its watch echo is not reconciled again (echoes.ts). */
+  /** Notes each write of a run under way, so its watch echo is not reconciled again (echoes.ts). */
   echoes?: Echoes;
 }
 
@@ -165,8 +165,8 @@ export class KubeAdapter implements KubePort {
           )) as ExternalCollectionRefresh);
       this.options.onApiCall?.('patch_status', 200);
       const key = `${r.metadata.namespace}/${r.metadata.name}`;
-      const running = updated.status?.jobId !== undefined && !isTerminal(updated.status?.state);
-      if (running) this.options.echoes?.wrote(key, updated.metadata.resourceVersion);
+      // A run still under way (intent recorded, job running): the reconcile that wrote already chose what next.
+      if (!isTerminal(updated.status?.state)) this.options.echoes?.wrote(key, updated.metadata.resourceVersion);
       else this.options.echoes?.forget(key);
       return slim(updated);
     } catch (err) {
