@@ -30,6 +30,8 @@ export const ASSUMED_COLLECTION_MS = 0.5;
 export const SWITCH_TO_COLLECTION = 0.25;
 /** ...and given up when they cost more than one all-jobs list (the gap keeps the choice from flapping). */
 export const SWITCH_TO_ALL = 1;
+/** Never more than this many per-collection lists per poll: beyond, one call is kinder to Milvus' proxy. */
+export const MAX_COLLECTION_LISTS = 16;
 /** In per-collection mode the all-jobs list is measured again every this many polls. */
 export const REMEASURE_ALL_EVERY = 60;
 /**
@@ -43,7 +45,7 @@ export const COST_SMOOTHING = 0.3;
 export function chooseListStrategy(input: StrategyInput): ListStrategy {
   const { collections, costs, current } = input;
   if (collections === undefined || collections === 0 || costs.allMs === undefined) return 'all';
-  if (costs.allMs < MIN_ALL_MS_TO_SPLIT) return 'all';
+  if (costs.allMs < MIN_ALL_MS_TO_SPLIT || collections > MAX_COLLECTION_LISTS) return 'all';
   if (current === 'collection' && input.pollsSinceAll >= REMEASURE_ALL_EVERY) return 'all';
   const perPoll = collections * (costs.collectionMs ?? ASSUMED_COLLECTION_MS);
   const limit = (current === 'collection' ? SWITCH_TO_ALL : SWITCH_TO_COLLECTION) * costs.allMs;

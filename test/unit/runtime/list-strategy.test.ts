@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ASSUMED_COLLECTION_MS,
+  MAX_COLLECTION_LISTS,
   MIN_ALL_MS_TO_SPLIT,
   REMEASURE_ALL_EVERY,
   chooseListStrategy,
@@ -36,6 +37,12 @@ describe('chooseListStrategy', () => {
     expect(chooseListStrategy({ ...base, collections: 7, costs })).toBe('all'); // 21 >= 7.5: not worth switching
     expect(chooseListStrategy({ ...base, current: 'collection', collections: 7, costs })).toBe('collection'); // 21 < 30
     expect(chooseListStrategy({ ...base, current: 'collection', collections: 11, costs })).toBe('all'); // 33 >= 30
+  });
+
+  it('never lists more than MAX_COLLECTION_LISTS collections one by one per poll', () => {
+    const costs = { allMs: 1_000, collectionMs: 1 };
+    expect(chooseListStrategy({ ...base, collections: MAX_COLLECTION_LISTS, costs })).toBe('collection');
+    expect(chooseListStrategy({ ...base, collections: MAX_COLLECTION_LISTS + 1, costs })).toBe('all');
   });
 
   it('measures the all-jobs list again now and then while listing per collection', () => {
