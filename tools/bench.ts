@@ -114,7 +114,10 @@ function tlsConnections(file: string, port: string): number {
 }
 
 async function metric(port: number, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return metricIn(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), name, labels);
+}
+
+function metricIn(text: string, name: string, labels = ''): number {
   return text
     .split('\n')
     .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels))
@@ -390,8 +393,9 @@ async function main(): Promise<void> {
     // Settled: the queued events are sent and the work queue is empty (polled through the metrics).
     const reconciles = await metric(op.metricsPort, 'controller_runtime_reconcile_total');
     for (let stable = 0, last = -1; stable < 3;) {
-      const sent = await metric(op.metricsPort, 'milvus_refresh_kube_requests_total', 'what="create_event"');
-      const depth = await metric(op.metricsPort, 'workqueue_depth');
+      const text = await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text();
+      const sent = metricIn(text, 'milvus_refresh_kube_requests_total', 'what="create_event"');
+      const depth = metricIn(text, 'workqueue_depth');
       stable = sent === last && depth === 0 ? stable + 1 : 0;
       last = sent;
       await sleep(1_000);
