@@ -55,6 +55,8 @@ export interface ControlPlane {
   readonly startupMs: number;
   /** Stops kube-apiserver (etcd keeps the data) and starts it again on the same port: every watch breaks. */
   restartApiServer(): Promise<void>;
+  /** Stops etcd and starts it again on the same ports with the same data directory (kube-apiserver stays up). */
+  restartEtcd(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -235,7 +237,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         closeSync(fd);
       }
     };
-    const etcd = spawnLogged('etcd', 'etcd', [
+    const etcdArgs = [
       '--name=ecr',
       `--data-dir=${join(workDir, 'etcd')}`,
       `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
@@ -247,8 +249,18 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--logger=zap',
       '--log-level=warn',
       '--quota-backend-bytes=2147483648',
-    ]);
-    await waitFor('etcd', timeoutMs, () => httpOk(`http://127.0.0.1:${etcdClient}/health`), etcd);
+    ];
+    const launchEtcd = async (): Promise<ChildProcess> => {
+      const proc = spawnLogged('etcd', 'etcd', etcdArgs);
+      await waitFor('etcd', timeoutMs, () => httpOk(`http://127.0.0.1:${etcdClient}/health`), proc);
+      return proc;
+    };
+    let etcd = await launchEtcd();
+    const restartEtcd = async (): Promise<void> => {
+      await stopProcess(etcd, 2_000);
+      procs.splice(procs.indexOf(etcd), 1);
+      etcd = await launchEtcd();
+    };
     const etcdReadyMs = Date.now() - started;
 
     const apiArgs = [
@@ -304,7 +316,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `[control-plane] etcd ready in ${(etcdReadyMs / 1000).toFixed(1)}s, kube-apiserver ${server} ready in ${(startupMs / 1000).toFixed(1)}s` +
         (crds.length ? `, CRDs served: ${crds.join(', ')}` : ''),
     );
-    return { server, kubeconfigPath, caCertPath, workDir, startupMs, restartApiServer, stop };
+    return { server, kubeconfigPath, caCertPath, workDir, startupMs, restartApiServer, restartEtcd, stop };
   } catch (err) {
     const tail = ['etcd', 'kube-apiserver']
       .map((n) => join(workDir, `${n}.log`))
