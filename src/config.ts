@@ -13,6 +13,10 @@ export interface OperatorConfig {
   unavailableStallMs: number;
   maxSubmitAttempts: number;
   rpcTimeoutMs: number;
+  /** Milvus calls of reconciles in flight per endpoint; more wait briefly, then are deferred. */
+  milvusEndpointConcurrency: number;
+  /** Deadline of each Kubernetes API request of a reconcile (status write, Secret read, event, re-read). */
+  kubeRequestTimeoutMs: number;
   resyncPeriodMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
@@ -74,6 +78,12 @@ Usage: node dist/main.js [flags]   (npm start -- [flags])
   --unavailable-stall <d>             Milvus unreachable this long makes a resource Stalled (default 10m)
   --max-submit-attempts <n>           refresh calls per trigger that may leave no job before giving up (default 3)
   --rpc-timeout <d>                   deadline of each Milvus RPC (default 10s)
+  --milvus-endpoint-concurrency <n>   Milvus calls of reconciles in flight per endpoint; more wait 250 ms for a
+                                      slot, then retry with backoff. After a call finds the endpoint
+                                      unreachable, its reconciles fail at once (MilvusUnavailable) until a
+                                      probe gets through (default 2)
+  --kube-request-timeout <d>          deadline of each API server request of a reconcile: status write,
+                                      Secret read, event (default 30s)
   --resync-period <d>                 full relist of resources (default 10m)
   --backoff-base <d>, --backoff-max <d>  per-resource retry backoff (default 1s, 5m)
   --foreign-job-recheck <d>           a resource waiting for a job it did not start looks again this often,
@@ -116,6 +126,8 @@ const FLAGS = {
   'unavailable-stall': { type: 'string', default: '10m' },
   'max-submit-attempts': { type: 'string', default: '3' },
   'rpc-timeout': { type: 'string', default: '10s' },
+  'milvus-endpoint-concurrency': { type: 'string', default: '2' },
+  'kube-request-timeout': { type: 'string', default: '30s' },
   'resync-period': { type: 'string', default: '10m' },
   'backoff-base': { type: 'string', default: '1s' },
   'backoff-max': { type: 'string', default: '5m' },
@@ -204,6 +216,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     unavailableStallMs: duration('unavailable-stall', 1_000),
     maxSubmitAttempts: integer('max-submit-attempts', 1, 100),
     rpcTimeoutMs: duration('rpc-timeout', 100),
+    milvusEndpointConcurrency: integer('milvus-endpoint-concurrency', 1, 64),
+    kubeRequestTimeoutMs: duration('kube-request-timeout', 100),
     resyncPeriodMs: duration('resync-period', 1_000),
     backoffBaseMs: duration('backoff-base', 10),
     backoffMaxMs: duration('backoff-max', 10),

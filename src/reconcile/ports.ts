@@ -30,6 +30,17 @@ export class ConflictError extends Error {
   }
 }
 
+/**
+ * Thrown by a Milvus call that was not made because the endpoint already has its share of calls in flight
+ * (runtime/endpoint-gate.ts): the reconcile is retried with backoff, nothing is written.
+ */
+export class EndpointBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EndpointBusyError';
+  }
+}
+
 /** Kubernetes, as the reconciler uses it. */
 export interface KubePort {
   /** The resource from the informer cache. */

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { Requeue } from '../reconcile/model.js';
-import { ConflictError } from '../reconcile/ports.js';
+import { ConflictError, EndpointBusyError } from '../reconcile/ports.js';
 import { type ReconcileResult, queueStep } from './policy.js';
 import type { WorkQueue } from './workqueue.js';
 
@@ -77,6 +77,8 @@ export class Controller {
         const delay = queue.addRateLimited(key);
         if ('error' in outcome && outcome.error instanceof ConflictError) {
           log.debug('Reconcile hit a write conflict; re-reading from the API server', { retryInMs: delay });
+        } else if ('error' in outcome && outcome.error instanceof EndpointBusyError) {
+          log.debug('Reconcile deferred: its Milvus endpoint is busy', { retryInMs: delay });
         } else if ('error' in outcome) {
           log.error('Reconcile failed', { error: this.options.describeError(outcome.error), retryInMs: delay });
         }

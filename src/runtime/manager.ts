@@ -21,6 +21,7 @@ import type { Logger } from '../logger.js';
 import { Reconciler, type SubmissionStep } from '../reconcile/reconciler.js';
 import { Claims } from './claims.js';
 import { Controller } from './controller.js';
+import { EndpointGate } from './endpoint-gate.js';
 import { LeaderElector } from './leader-election.js';
 import { JobObserver } from './observer.js';
 import { WorkQueue } from './workqueue.js';
@@ -146,7 +147,12 @@ export class Manager {
     const throttle = new WriteThrottle(config.progressIntervalMs);
     const reconciler = new Reconciler({
       kube,
-      milvus: this.milvus,
+      // Reconciles call Milvus through a per-endpoint gate: one unreachable Milvus cannot hold every worker.
+      milvus: new EndpointGate(this.milvus, {
+        concurrency: config.milvusEndpointConcurrency,
+        coolDownMs: 1_000,
+        maxCoolDownMs: config.observerBackoffMaxMs,
+      }),
       connections: new Connections((ns, name) => kube.secret(ns, name), apiErrorMessage),
       observer: this.observer,
       claims: this.claims,

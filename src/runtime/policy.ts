@@ -3,7 +3,7 @@
  * key (kube-rs' `error_policy`, controller-runtime's `reconcileHandler`). Pure: no clock, no IO.
  */
 import type { Requeue } from '../reconcile/model.js';
-import { ConflictError } from '../reconcile/ports.js';
+import { ConflictError, EndpointBusyError } from '../reconcile/ports.js';
 
 /** How a reconcile ended: with the decision's requeue, or with an error it threw. */
 export type Outcome = { requeue: Requeue } | { error: unknown };
@@ -24,6 +24,8 @@ export function queueStep(outcome: Outcome): QueueStep {
     // Someone wrote meanwhile: the reconciler re-reads the object from the API server next time. A conflict
     // is a retry like any other, with the key's backoff, so a stale cache cannot make a hot loop.
     if (outcome.error instanceof ConflictError) return { kind: 'backoff', result: 'requeue' };
+    // The Milvus endpoint has its share of calls in flight (runtime/endpoint-gate.ts): try again later.
+    if (outcome.error instanceof EndpointBusyError) return { kind: 'backoff', result: 'requeue' };
     return { kind: 'backoff', result: 'error' };
   }
   const requeue = outcome.requeue;
