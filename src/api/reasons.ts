@@ -75,6 +75,11 @@ export const REASONS = {
     kind: 'stalled',
     meaning: 'a Secret named in the spec cannot be read (for example 403: RBAC); the message quotes the API server',
   },
+  StatusWriteFailed: {
+    kind: 'stalled',
+    meaning:
+      'the API server refused the status write that records the start of a run (the message quotes it); no Milvus job was started; retried with backoff',
+  },
   InvalidSecret: { kind: 'stalled', meaning: 'a Secret named in the spec lacks the keys the operator needs' },
   AuthenticationFailed: { kind: 'stalled', meaning: 'Milvus refused the credentials' },
   DatabaseNotFound: { kind: 'stalled', meaning: 'Milvus reports the database does not exist' },

@@ -2,13 +2,13 @@
  * One reconcile of one ExternalCollectionRefresh: observe, decide (pure), execute. The only place that
  * calls the ports. Level-based: it reads the resource by key and never asks what woke it.
  */
-import { READY, STALLED, findCondition } from '../api/conditions.js';
+import { MAX_MESSAGE, READY, STALLED, conditionsFor, findCondition, truncate } from '../api/conditions.js';
 import { type ExternalCollectionRefresh, type ExternalCollectionRefreshStatus } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
 import { collectionKeyOf } from './collection.js';
 import { afterSubmit, decide } from './decide.js';
 import type { DecideInput, RefreshRequest, Requeue, Settings, SubmitResult, UpdateDecision } from './model.js';
-import { phaseOf } from './phase.js';
+import { holdsCollection, phaseOf } from './phase.js';
 import {
   type ClaimsPort,
   ConflictError,
@@ -34,6 +34,8 @@ export interface ReconcilerDeps {
   step?: (name: SubmissionStep) => void;
   /** How many times the outcome of a refresh call is re-recorded after write conflicts before giving up. */
   recordAttempts?: number;
+  /** Describes a Kubernetes API error for a condition (the API server's message). */
+  describeError?: (err: unknown) => string;
   /** Counts status writes and Milvus calls (metrics). */
   onStatusWrite?: () => void;
   /**
@@ -135,7 +137,15 @@ export class Reconciler {
     let base = r;
     if (decision.kind === 'submit' && conn.ok && conn.endpoint) {
       // The intent is recorded first, with optimistic concurrency: a stale reconcile fails here and never calls Milvus.
-      base = await this.write(r, decision.status);
+      try {
+        base = await this.write(r, decision.status);
+      } catch (err) {
+        // No Milvus call was made: the claim taken for this run goes back (unless the stored status still holds
+        // the collection), or every other resource on the collection would wait for a run that never starts.
+        if (!holdsCollection(r, this.now())) claims.release(key);
+        if (!(err instanceof ConflictError)) await this.reportIntentFailure(r, err, log);
+        throw err;
+      }
       this.deps.step?.('after-intent');
       log.info('Submitting Milvus refresh job', {
         collection: decision.request.collection,
@@ -256,6 +266,36 @@ export class Reconciler {
     throw new ConflictError(
       `could not record the refresh job after ${attempts} conflicts; the next reconcile adopts it from Milvus`,
     );
+  }
+
+  /**
+   * The intent write was refused (not a conflict): say so where users look. The conditions alone are written
+   * (a smaller write than the refused one, which often passes), with a Warning event when they change; the
+   * refused write itself is counted in milvus_refresh_kube_requests_total{what="patch_status",code}.
+   */
+  private async reportIntentFailure(r: ExternalCollectionRefresh, err: unknown, log: Logger): Promise<void> {
+    const error = this.deps.describeError?.(err) ?? (err instanceof Error ? err.message : String(err));
+    const message = `The API server refused the status write that records the start of a run, so no Milvus job was started: ${error}. Retrying with backoff.`;
+    const st = r.status ?? {};
+    const next = clean({
+      ...st,
+      conditions: conditionsFor(
+        st.conditions ?? [],
+        { kind: 'stalled', reason: 'StatusWriteFailed', message },
+        r.metadata.generation ?? 0,
+        new Date(this.now()).toISOString(),
+      ),
+    });
+    log.warn('Status write of a run intent refused', { error });
+    if (sameStatus(r.status, next)) return;
+    try {
+      await this.write(r, next);
+    } catch (e) {
+      log.warn('Could not record the refused status write in conditions either', {
+        error: this.deps.describeError?.(e) ?? String(e),
+      });
+    }
+    await this.deps.kube.event(r, 'Warning', 'StatusWriteFailed', truncate(message, MAX_MESSAGE));
   }
 
   /** Records whether the endpoint answered; returns since when it has been unavailable, if it is. */

@@ -154,6 +154,7 @@ export class Manager {
         maxCoolDownMs: config.observerBackoffMaxMs,
       }),
       connections: new Connections((ns, name) => kube.secret(ns, name), apiErrorMessage),
+      describeError: apiErrorMessage,
       observer: this.observer,
       claims: this.claims,
       settings: {
