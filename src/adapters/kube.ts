@@ -57,6 +57,19 @@ export interface KubeAdapterOptions {
   http?: KubeHttp;
   /** Notes each write of a run under way, so its watch echo is not reconciled again (echoes.ts). */
   echoes?: Echoes;
+  /**
+   * Deadline of each request (--kube-request-timeout): a request the API server does not answer in time
+   * fails with KubeTimeoutError (the reconcile is retried with backoff and its worker freed). Default: none.
+   */
+  requestTimeoutMs?: number;
+}
+
+/** A request to the API server got no answer within --kube-request-timeout. */
+export class KubeTimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`the API server did not answer ${what} within ${ms / 1000} s (--kube-request-timeout)`);
+    this.name = 'KubeTimeoutError';
+  }
 }
 
 interface QueuedEvent {
@@ -104,6 +117,22 @@ export class KubeAdapter implements KubePort {
     return this.options.cached(key);
   }
 
+  /**
+   * `request` with the deadline of --kube-request-timeout. The request itself is abandoned, not aborted: its
+   * late answer is ignored (a status write carries its resourceVersion, so landing late cannot do harm).
+   */
+  private timed<T>(what: string, request: () => Promise<T>): Promise<T> {
+    const ms = this.options.requestTimeoutMs;
+    if (!ms) return request();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new KubeTimeoutError(what, ms)), ms);
+    });
+    const call = request();
+    call.catch(() => undefined); // a late failure after the deadline is not unhandled
+    return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+  }
+
   /** The fetch-less path, when it can be used. */
   private async fast(): Promise<KubeHttp | undefined> {
     const http = this.options.http;
@@ -118,14 +147,11 @@ export class KubeAdapter implements KubePort {
     await this.admit();
     const fast = await this.fast();
     try {
-      if (fast) return slim(await fast.json<ExternalCollectionRefresh>('GET', KubeAdapter.path(namespace, name)));
-      const read: unknown = await this.custom.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        name,
-      });
+      const read: unknown = await this.timed(`a read of ${namespace}/${name}`, () =>
+        fast
+          ? fast.json<ExternalCollectionRefresh>('GET', KubeAdapter.path(namespace, name))
+          : this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }),
+      );
       return slim(read as ExternalCollectionRefresh);
     } catch (err) {
       if (err instanceof ApiException && err.code === 404) return undefined;
@@ -144,25 +170,27 @@ export class KubeAdapter implements KubePort {
     await this.admit();
     const fast = await this.fast();
     try {
-      const updated = fast
-        ? await fast.json<ExternalCollectionRefresh>(
-            'PATCH',
-            `${KubeAdapter.path(r.metadata.namespace, r.metadata.name, '/status')}?fieldManager=${CONTROLLER_NAME}`,
-            patch,
-            PatchStrategy.MergePatch,
-          )
-        : ((await this.custom.patchNamespacedCustomObjectStatus(
-            {
-              group: GROUP,
-              version: VERSION,
-              namespace: r.metadata.namespace,
-              plural: PLURAL,
-              name: r.metadata.name,
-              body: patch,
-              fieldManager: CONTROLLER_NAME,
-            },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-          )) as ExternalCollectionRefresh);
+      const updated = await this.timed(`a status write of ${r.metadata.namespace}/${r.metadata.name}`, async () =>
+        fast
+          ? await fast.json<ExternalCollectionRefresh>(
+              'PATCH',
+              `${KubeAdapter.path(r.metadata.namespace, r.metadata.name, '/status')}?fieldManager=${CONTROLLER_NAME}`,
+              patch,
+              PatchStrategy.MergePatch,
+            )
+          : ((await this.custom.patchNamespacedCustomObjectStatus(
+              {
+                group: GROUP,
+                version: VERSION,
+                namespace: r.metadata.namespace,
+                plural: PLURAL,
+                name: r.metadata.name,
+                body: patch,
+                fieldManager: CONTROLLER_NAME,
+              },
+              setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+            )) as ExternalCollectionRefresh),
+      );
       this.options.onApiCall?.('patch_status', 200);
       const key = `${r.metadata.namespace}/${r.metadata.name}`;
       // A run still under way (intent recorded, job running): the reconcile that wrote already chose what next.
@@ -230,17 +258,19 @@ export class KubeAdapter implements KubePort {
         },
       };
       const fast = await this.fast();
-      if (fast)
-        await fast.json(
-          'POST',
-          `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(r.metadata.namespace)}/events`,
-          {
-            apiVersion: 'events.k8s.io/v1',
-            kind: 'Event',
-            ...body,
-          },
-        );
-      else await this.events.createNamespacedEvent({ namespace: r.metadata.namespace, body });
+      await this.timed(`an event about ${r.metadata.namespace}/${r.metadata.name}`, async () => {
+        if (fast)
+          await fast.json(
+            'POST',
+            `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(r.metadata.namespace)}/events`,
+            {
+              apiVersion: 'events.k8s.io/v1',
+              kind: 'Event',
+              ...body,
+            },
+          );
+        else await this.events.createNamespacedEvent({ namespace: r.metadata.namespace, body });
+      });
       this.options.onApiCall?.('create_event', 201);
     } catch (err) {
       // Events are best effort: a failure must not fail the reconcile.
@@ -257,7 +287,9 @@ export class KubeAdapter implements KubePort {
     let data: SecretData;
     await this.admit();
     try {
-      const s = await this.core.readNamespacedSecret({ namespace, name });
+      const s = await this.timed(`a read of Secret ${namespace}/${name}`, () =>
+        this.core.readNamespacedSecret({ namespace, name }),
+      );
       data = Object.fromEntries(
         Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
       );

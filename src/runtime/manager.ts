@@ -143,6 +143,7 @@ export class Manager {
       burst: config.kubeApiBurst,
       http,
       echoes,
+      requestTimeoutMs: config.kubeRequestTimeoutMs,
     });
     const throttle = new WriteThrottle(config.progressIntervalMs);
     const reconciler = new Reconciler({

@@ -1,0 +1,79 @@
+/** --kube-request-timeout: a request the API server never answers fails after the deadline (issue 11, defect 10). */
+import { KubeConfig } from '@kubernetes/client-node';
+import { type Server, type Socket, createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeAdapter, KubeTimeoutError } from '../../../src/adapters/kube.js';
+import type { ExternalCollectionRefresh } from '../../../src/api/v1alpha1.js';
+import type { Logger } from '../../../src/logger.js';
+
+const log: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => log,
+};
+
+let server: Server;
+const sockets: Socket[] = [];
+let kc: KubeConfig;
+
+const resource = {
+  apiVersion: 'milvus.io/v1alpha1',
+  kind: 'ExternalCollectionRefresh',
+  metadata: { name: 'r', namespace: 'ns', resourceVersion: '1' },
+  spec: { milvus: { address: '127.0.0.1:19530' }, collectionName: 'c' },
+} as unknown as ExternalCollectionRefresh;
+
+describe('KubeAdapter against an API server that never answers', () => {
+  beforeAll(async () => {
+    server = createServer((s) => void sockets.push(s)); // accepts, reads, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 'not-a-real-token' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+  });
+
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  const timeouts = [300];
+  it.each(timeouts)('fails a status write, a read and a Secret read after %i ms', async (ms) => {
+    const kube = new KubeAdapter(kc, { cached: () => undefined, log, requestTimeoutMs: ms });
+    for (const call of [
+      () => kube.patchStatus(resource, { state: 'RefreshPending' }),
+      () => kube.read('ns', 'r'),
+      () => kube.secret('ns', 's'),
+    ]) {
+      const started = Date.now();
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const took = Date.now() - started;
+      expect(err).toBeInstanceOf(KubeTimeoutError);
+      expect(String((err as Error).message)).toMatch(/did not answer .* within 0\.3 s/);
+      expect(took).toBeGreaterThanOrEqual(ms - 20);
+      expect(took).toBeLessThan(ms + 2_000);
+    }
+  });
+
+  it('without a deadline the same write is still waiting after 1.5 s', async () => {
+    const kube = new KubeAdapter(kc, { cached: () => undefined, log });
+    const outcome = await Promise.race([
+      kube.patchStatus(resource, { state: 'RefreshPending' }).then(
+        () => 'answered',
+        () => 'failed',
+      ),
+      new Promise((r) => setTimeout(() => r('still waiting'), 1_500)),
+    ]);
+    expect(outcome).toBe('still waiting');
+  });
+});
