@@ -83,6 +83,12 @@ export class Metrics {
     labelNames: ['method', 'outcome'],
     registers: [this.registry],
   });
+  readonly endpointRefusals = new Counter({
+    name: 'milvus_refresh_endpoint_refusals_total',
+    help: 'Milvus calls of reconciles not made: the endpoint was busy or known unreachable',
+    labelNames: ['why'],
+    registers: [this.registry],
+  });
   readonly milvusRpcTime = new Histogram({
     name: 'milvus_refresh_rpc_duration_seconds',
     help: 'Milvus RPC latency',

@@ -153,6 +153,7 @@ export class Manager {
         concurrency: config.milvusEndpointConcurrency,
         coolDownMs: 1_000,
         maxCoolDownMs: config.observerBackoffMaxMs,
+        onRefused: (why) => m.endpointRefusals.inc({ why }),
       }),
       connections: new Connections((ns, name) => kube.secret(ns, name), apiErrorMessage),
       describeError: apiErrorMessage,

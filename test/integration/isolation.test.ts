@@ -86,6 +86,8 @@ describe('endpoint isolation', () => {
     );
     expect(messages.some((m) => /unreachable at \d{4}-\d\d-\d\dT/.test(m))).toBe(true);
     expect(operator.alive).toBe(true);
+    // Calls not made because the endpoint was known unreachable or busy are counted.
+    expect(await operator.metric('milvus_refresh_endpoint_refusals_total')).toBeGreaterThan(0);
     console.log(
       `healthy endpoint: ${GOOD} resources Ready in ${elapsed} ms beside ${BAD} on a silent endpoint (bound ${bound} ms)`,
     );
