@@ -132,6 +132,30 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/**
+ * How the image starts the operator: the Node flags of the Dockerfile's ENTRYPOINT (between the node binary
+ * and dist/main.js) and the run stage's ENV. Every operator this benchmark starts runs with exactly these, so
+ * what is measured is the production start command (deploy/ and the chart use the image's ENTRYPOINT).
+ */
+export function productionStart(dockerfile = join(REPO_ROOT, 'Dockerfile')): {
+  nodeFlags: string[];
+  env: Record<string, string>;
+} {
+  const lines = readFileSync(dockerfile, 'utf8')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const runStage = lines.slice(lines.findLastIndex((l) => l.startsWith('FROM ')));
+  const entrypoint = JSON.parse(runStage.find((l) => l.startsWith('ENTRYPOINT '))!.slice(11)) as string[];
+  const env: Record<string, string> = {};
+  for (const l of runStage.filter((x) => x.startsWith('ENV '))) {
+    const [, name, value] = /^ENV\s+([^=\s]+)[=\s](.*)$/.exec(l) ?? [];
+    if (name) env[name] = value!.trim();
+  }
+  return { nodeFlags: entrypoint.slice(1, entrypoint.indexOf('dist/main.js')), env };
+}
+
 /** An operator process with the ServiceAccount's kubeconfig and its own metrics port. */
 async function spawnOperator(
   kubeconfig: string,
@@ -140,9 +164,11 @@ async function spawnOperator(
   nodeFlags: string[] = [],
 ): Promise<{ proc: ChildProcess; pid: number; metricsPort: number; startedAt: number }> {
   const metricsPort = await freePort();
+  const start = productionStart();
   const proc = spawn(
     process.execPath,
     [
+      ...start.nodeFlags,
       ...nodeFlags,
       join(REPO_ROOT, 'dist', 'main.js'),
       `--kubeconfig=${kubeconfig}`,
@@ -153,7 +179,7 @@ async function spawnOperator(
       '--log-level=warn',
       ...extra,
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env }, cwd: tmpdir() },
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...start.env, ...env }, cwd: tmpdir() },
   );
   return { proc, pid: proc.pid!, metricsPort, startedAt: Date.now() };
 }
@@ -253,6 +279,13 @@ async function main(): Promise<void> {
   const t0 = Date.now();
 
   console.log(`Benchmark on Node ${process.version}; the operator runs on the same binary (${process.execPath})`);
+  const start = productionStart();
+  console.log(
+    `The operator starts as the image does (Dockerfile): node ${[...start.nodeFlags, 'dist/main.js'].join(' ')}` +
+      Object.entries(start.env)
+        .map(([k, v]) => `, ${k}=${v}`)
+        .join(''),
+  );
   const cp = await startControlPlane({ log: () => undefined });
   const emulators: MilvusEmulator[] = [];
   const operators: ChildProcess[] = [];
@@ -593,7 +626,11 @@ async function apfRejected(admin: RawKube): Promise<number> {
 
 function report(r: Results, record: boolean): void {
   const baselinePath = join(REPO_ROOT, 'bench', 'baseline.json');
-  const baseline = existsSync(baselinePath) ? (JSON.parse(readFileSync(baselinePath, 'utf8')) as Partial<Results>) : {};
+  // One entry per number of resources: { "300": {...}, "10000": {...} }.
+  const recorded = existsSync(baselinePath)
+    ? (JSON.parse(readFileSync(baselinePath, 'utf8')) as Record<string, Partial<Results>>)
+    : {};
+  const baseline = recorded[String(r.resources)] ?? {};
   const poll = POLL_MS / 1000;
   const rows: [string, string, string, boolean][] = [
     [
@@ -696,7 +733,8 @@ function report(r: Results, record: boolean): void {
       `${r.operatorMaxRssMiB} MiB | ${r.statusWrites} (${r.statusWritesPerTrigger}/trigger) | ${r.milvusRpcs} RPCs | ${r.naivePollerCalls} |`,
   );
   if (record) {
-    writeFileSync(baselinePath, `${JSON.stringify(r, null, 2)}\n`);
+    const entries = Object.entries({ ...recorded, [String(r.resources)]: r }).sort(([x], [y]) => Number(x) - Number(y));
+    writeFileSync(baselinePath, `${JSON.stringify(Object.fromEntries(entries), null, 2)}\n`);
     console.log(`Recorded as the new baseline in ${baselinePath}`);
   }
 }
