@@ -731,12 +731,16 @@ export function afterSubmit(args: {
   address: string;
   /** Since when calls to this Milvus have been failing as unavailable (default: now). */
   unavailableSinceMs?: number;
+  /** Milvus' first report of the accepted job, when already listed (it goes into the same write). */
+  firstReport?: JobInfo;
 }): UpdateDecision {
-  const { resource: r, result, now, settings, address } = args;
+  const { resource: r, result, now, settings, address, firstReport } = args;
   const st = r.status ?? {};
   const update = updater(r, now, settings);
   if ('jobId' in result) {
-    const status = { ...st, jobId: result.jobId, collectionName: r.spec.collectionName };
+    const accepted = { ...st, jobId: result.jobId, collectionName: r.spec.collectionName };
+    const status =
+      firstReport?.jobId === result.jobId && !isTerminal(firstReport.state) ? withJob(accepted, firstReport) : accepted;
     return update({
       status,
       situation: jobSituation(status),

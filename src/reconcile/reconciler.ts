@@ -170,6 +170,12 @@ export class Reconciler {
       }
       this.deps.step?.('after-refresh');
       const since = this.noteAvailability(conn.endpoint.key, 'failure' in result ? result.failure : undefined);
+      // Milvus' first report of the job (usually RefreshPending) is written with its id: one status write
+      // per trigger fewer than waiting for the job observer's next poll to report it.
+      const firstReport =
+        'jobId' in result
+          ? await this.firstReport(conn.endpoint, decision.request.collection, result.jobId)
+          : undefined;
       const after = afterSubmit({
         resource: base,
         result,
@@ -177,6 +183,7 @@ export class Reconciler {
         settings: this.deps.settings,
         address: conn.endpoint.address,
         ...(since !== undefined ? { unavailableSinceMs: since } : {}),
+        ...(firstReport ? { firstReport: scrubJob(firstReport, secrets) } : {}),
       });
       base = await this.recordSubmission(base, after, result, conn.endpoint.address);
       this.deps.step?.('after-record');
@@ -318,6 +325,19 @@ export class Reconciler {
     } catch (err) {
       if (err instanceof MilvusCallError) return { failure: err.failure };
       throw err;
+    }
+  }
+
+  /**
+   * The job as the collection's list shows it right after submission. Optional: undefined when it is not listed
+   * (yet), or the list fails or is deferred (a busy endpoint): the job id is recorded all the same, and the job
+   * observer reports the job at its next poll.
+   */
+  private async firstReport(endpoint: Endpoint, collection: string, jobId: string): Promise<JobInfo | undefined> {
+    try {
+      return (await this.deps.milvus.listJobs(endpoint, collection)).find((j) => j.jobId === jobId);
+    } catch {
+      return undefined;
     }
   }
 

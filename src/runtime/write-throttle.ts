@@ -3,8 +3,8 @@
  * per resource; every other change (a new job id, the first report of a job, a move from pending to in
  * progress, its end, a failure, a new trigger, a condition turning True or False) is written at once: the
  * product promises that every Milvus state change reaches status within a poll interval. A short job
- * therefore costs four or five status writes (intent, job id, first report, in progress if Milvus was seen
- * pending, end) whatever its progress does, and a long one adds one write per interval. Pure decisions plus
+ * therefore costs four status writes (intent; job id with Milvus' first report, read back right after the
+ * submission; in progress; end) whatever its progress does, and a long one adds one write per interval. Pure decisions plus
  * one timestamp per recently written resource.
  */
 import type { ExternalCollectionRefreshStatus } from '../api/v1alpha1.js';

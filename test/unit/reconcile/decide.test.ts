@@ -165,6 +165,18 @@ describe('decide: after the refresh call (afterSubmit)', () => {
     expect(ready(d).reason).toBe('RefreshSubmitted');
   });
 
+  it("writes Milvus' first report of the job with its id when the collection's list already shows it", () => {
+    const args = { resource: intent, result: { jobId: id(11) }, now: NOW, settings: SETTINGS, address: 'milvus:19530' };
+    const d = update(afterSubmit({ ...args, firstReport: aJob(11, 'RefreshPending') }));
+    expect(d.status.jobId).toBe(id(11));
+    expect(d.status.state).toBe('RefreshPending');
+    expect(d.watch).toEqual({ jobId: id(11) });
+    expect(ready(d).reason).toBe('RefreshPending');
+    // An ended job, or another job, is left to the job observer.
+    expect(update(afterSubmit({ ...args, firstReport: aJob(11, 'RefreshCompleted') })).status.state).toBeUndefined();
+    expect(update(afterSubmit({ ...args, firstReport: aJob(12, 'RefreshPending') })).status.state).toBeUndefined();
+  });
+
   it('keeps the intent when the call may have reached Milvus (unavailable), and when Milvus says "in progress"', () => {
     for (const kind of ['unavailable', 'duplicate'] as const) {
       const d = update(
