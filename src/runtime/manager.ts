@@ -118,10 +118,11 @@ export class Manager {
         m.milvusRpcTime.observe({ method }, seconds);
       },
     });
-    // What Milvus reports changed goes first: a finished job never waits behind new submissions.
+    // What Milvus reports changed goes first, an ended job before anything else: a finished job never waits
+    // behind new submissions, nor behind a poll's worth of jobs moving to in progress.
     this.observer = new JobObserver(
       this.milvus,
-      (key) => this.queue.add(key, 'high'),
+      (key, ended) => this.queue.add(key, ended ? 'urgent' : 'high'),
       {
         pollIntervalMs: config.pollIntervalMs,
         maxBackoffMs: config.observerBackoffMaxMs,

@@ -9,6 +9,7 @@
  * Work per poll is proportional to the endpoint's watched jobs: jobs are looked up by id in the answer, and
  * a job is decoded only when its encoded bytes changed since the last poll (JobSnapshot).
  */
+import { isTerminal } from '../api/v1alpha1.js';
 import type { ObservedView, Watch } from '../reconcile/model.js';
 import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure } from '../reconcile/types.js';
@@ -85,7 +86,8 @@ export class JobObserver {
 
   constructor(
     private readonly milvus: ObserverMilvus,
-    private readonly enqueue: (key: string) => void,
+    /** Wakes a resource; `ended`: its job ended (the manager hands those out before anything else). */
+    private readonly enqueue: (key: string, ended: boolean) => void,
     private readonly options: ObserverOptions,
     private readonly log: Logger,
   ) {
@@ -227,7 +229,7 @@ export class JobObserver {
         w.delivered = fingerprint;
         if (progress !== w.deliveredProgress) w.progressWokenAtMs = now;
         w.deliveredProgress = progress;
-        this.enqueue(key);
+        this.enqueue(key, job !== undefined && isTerminal(job.state));
       }
     }
     // Deterministic: polls of one endpoint are already spread by when their first watcher came. A healthy

@@ -3,15 +3,19 @@
  * is added; a key is never handed to two workers at once (an add while it is processed is replayed after
  * done()); delayed adds keep the earliest time; failures back off per key exponentially.
  *
- * Two priorities: `high` keys (a job that Milvus reports changed: it ended, progressed, appeared or went
- * missing) are handed out before `normal` ones (watch events, resyncs, retries, new submissions), so in a
- * burst of thousands of submissions a finished job still reaches its status within a poll or two. A key
- * added at both priorities is held once, at the higher. Delayed adds share one timer (a heap by due time),
+ * Three priorities: `urgent` keys (a job that Milvus reports ended) before `high` ones (a job that Milvus
+ * reports changed otherwise: progressed, appeared or went missing) before `normal` ones (watch events,
+ * resyncs, retries, new submissions), so in a burst of thousands of submissions a finished job still reaches
+ * its status within a poll or two, even when one poll reports hundreds of jobs moving to in progress. A key
+ * added at several priorities is held once, at the highest. Delayed adds share one timer (a heap by due time),
  * so thousands of waiting keys cost one timer, not thousands.
  */
 import { backoffMs } from '../util/backoff.js';
 
-export type Priority = 'high' | 'normal';
+export type Priority = 'urgent' | 'high' | 'normal';
+
+/** Higher first. */
+const RANK: Record<Priority, number> = { urgent: 2, high: 1, normal: 0 };
 
 /** Observes the queue (metrics). */
 export interface QueueHooks {
@@ -113,8 +117,7 @@ class DueHeap {
 }
 
 export class WorkQueue {
-  private readonly high = new Fifo();
-  private readonly normal = new Fifo();
+  private readonly fifos: Record<Priority, Fifo> = { urgent: new Fifo(), high: new Fifo(), normal: new Fifo() };
   /** Keys waiting to be handed out (or replayed after done()), with their priority and when they came. */
   private readonly dirty = new Map<string, { priority: Priority; at: number }>();
   private readonly processing = new Map<string, number>();
@@ -154,10 +157,10 @@ export class WorkQueue {
     if (this.shuttingDown) return;
     const entry = this.dirty.get(key);
     if (entry) {
-      if (priority === 'high' && entry.priority === 'normal') {
-        entry.priority = 'high';
-        // Queued at normal priority: queue it again at high; the normal entry is skipped when reached.
-        if (!this.processing.has(key)) this.high.push(key);
+      if (RANK[priority] > RANK[entry.priority]) {
+        entry.priority = priority;
+        // Queued at a lower priority: queue it again at this one; the other entry is skipped when reached.
+        if (!this.processing.has(key)) this.fifos[priority].push(key);
       }
       return;
     }
@@ -223,8 +226,7 @@ export class WorkQueue {
   /** Stops accepting and handing out keys (queued ones are dropped); waiting get() calls resolve undefined. */
   shutdown(): void {
     this.shuttingDown = true;
-    this.high.clear();
-    this.normal.clear();
+    for (const fifo of Object.values(this.fifos)) fifo.clear();
     this.dirty.clear();
     this.waiting = 0;
     this.timer?.handle.cancel();
@@ -234,9 +236,9 @@ export class WorkQueue {
     for (const w of this.waiters.splice(0)) w(undefined);
   }
 
-  /** The next key to hand out: high before normal, skipping stale entries. */
+  /** The next key to hand out: urgent, then high, then normal, skipping stale entries. */
   private next(): string | undefined {
-    for (const fifo of [this.high, this.normal]) {
+    for (const fifo of [this.fifos.urgent, this.fifos.high, this.fifos.normal]) {
       for (let key = fifo.shift(); key !== undefined; key = fifo.shift()) {
         if (this.dirty.has(key) && !this.processing.has(key)) return key;
       }
@@ -261,7 +263,7 @@ export class WorkQueue {
       waiter(this.take(key));
       return;
     }
-    (priority === 'high' ? this.high : this.normal).push(key);
+    this.fifos[priority].push(key);
     this.options.hooks?.depth?.(this.waiting);
   }
 

@@ -91,6 +91,22 @@ describe('WorkQueue', () => {
     expect(q.length).toBe(0);
   });
 
+  it('hands out urgent keys (ended jobs) before high ones (other job changes), each held once', async () => {
+    const q = queue();
+    q.add('s1'); // a submission
+    for (const k of ['p1', 'p2', 'p3']) q.add(k, 'high'); // jobs moving to in progress
+    q.add('end', 'urgent'); // Milvus reported a job finished
+    q.add('p3', 'urgent'); // already queued at high: moved up, still held once
+    q.add('end', 'high'); // a lower priority never moves a key down
+    expect(q.length).toBe(5);
+    expect(await q.get()).toBe('end');
+    expect(await q.get()).toBe('p3');
+    expect(await q.get()).toBe('p1');
+    expect(await q.get()).toBe('p2');
+    expect(await q.get()).toBe('s1');
+    expect(q.length).toBe(0);
+  });
+
   it('replays a key added at high priority while it was processed at high priority', async () => {
     const q = queue();
     q.add('a');
