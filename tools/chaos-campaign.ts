@@ -56,6 +56,12 @@ export interface CampaignOptions {
   outDir?: string;
   binDir?: string;
   log?: (line: string) => void;
+  /**
+   * Breaks an invariant on purpose after settling, to show the checker is not vacuous: `double-job` starts,
+   * in Milvus, a second job with the request of a resource whose last trigger already has its job (what a
+   * double submission by the operator would leave).
+   */
+  sabotage?: 'double-job';
 }
 
 export interface CampaignResult {
@@ -694,6 +700,22 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       await sleep(500);
     }
     const settleMs = Date.now() - settleFrom;
+    if (options.sabotage === 'double-job') {
+      const l = liveList()[0]!;
+      const emu = emulators[l.emulator]!;
+      const id = emu.state
+        .refresh(
+          { db: 'default', name: l.collection, source: sourceOf(l), spec: JSON.stringify(SPEC) },
+          emu.clock.now(),
+        )
+        .toString();
+      log(`[chaos] sabotage: a second job (${id}) with ${l.name}'s request started in Milvus`);
+      const ended = (): boolean =>
+        emu
+          .jobs(l.collection)
+          .some((j) => j.job_id === id && (j.state === 'RefreshCompleted' || j.state === 'RefreshFailed'));
+      for (let waited = 0; waited < 10_000 && !ended(); waited += 200) await sleep(200);
+    }
 
     // What the end looks like: statuses, Milvus' jobs, events, metrics, logs.
     for (const o of latestItems) {

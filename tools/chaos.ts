@@ -7,6 +7,7 @@
  * violation of the invariants; exits 1 when there is one.
  *
  *   npm run chaos -- [--seed 1] [--triggers 500] [--resources 12] [--emulators 2] [--fault-rate 0.15] [--out dir]
+ *                    [--sabotage double-job]   (breaks an invariant on purpose: the run must report it)
  */
 import { parseArgs } from 'node:util';
 import { formatResult, runCampaign } from './chaos-campaign.js';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
       emulators: { type: 'string', default: '2' },
       'fault-rate': { type: 'string', default: '0.15' },
       out: { type: 'string' },
+      sabotage: { type: 'string' },
     },
   });
   const seed = Number(values.seed);
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
     emulators: Number(values.emulators),
     faultRate: Number(values['fault-rate']),
     ...(values.out ? { outDir: values.out } : {}),
+    ...(values.sabotage === 'double-job' ? { sabotage: 'double-job' as const } : {}),
     log: (l) => console.log(l),
   });
   console.log(`\n${formatResult(result)}\nschedule, operator logs and the recorded history: ${result.outDir}`);
