@@ -35,7 +35,7 @@ COPY --from=build /src/dist ./dist
 USER 65532:65532
 EXPOSE 8080 8081
 # Memory (docs/scale.md, measured with npm run bench, which starts the operator with exactly these): a young
-# generation of at most 2 x 4 MiB instead of V8's 2 x 16 MiB, and two glibc malloc arenas instead of eight per
+# generation of semi-spaces of at most 4 MiB (below V8's default maximum), and two glibc malloc arenas instead of eight per
 # core (HTTP/2, TLS and gRPC buffers otherwise leave freed memory spread over many arenas).
 ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "dist/main.js"]
