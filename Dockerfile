@@ -34,8 +34,8 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 USER 65532:65532
 EXPOSE 8080 8081
-# Memory (docs/scale.md, measured with npm run bench, which starts the operator with exactly these): a young
-# generation of semi-spaces of at most 4 MiB (below V8's default maximum), and two glibc malloc arenas instead of eight per
-# core (HTTP/2, TLS and gRPC buffers otherwise leave freed memory spread over many arenas).
+# Memory (docs/scale.md, measured with npm run bench, which starts the operator with exactly these): V8's
+# semi-spaces (the young generation) at most 4 MiB each, below V8's default maximum, and two glibc malloc
+# arenas instead of eight per core (HTTP/2, TLS and gRPC buffers otherwise leave freed memory in many arenas).
 ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "dist/main.js"]
