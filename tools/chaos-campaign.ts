@@ -489,8 +489,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       const ls = liveList();
       return ls[Math.floor(p * ls.length)];
     };
-    const bump = async (l: Live, seq: number): Promise<void> => {
-      const value = `b${seq}`;
+    let bumps = 0;
+    const bump = async (l: Live, step: number): Promise<void> => {
+      const value = `b${step}-${++bumps}`; // never the same value twice
       await write(
         l,
         'bump',

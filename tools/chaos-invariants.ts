@@ -236,7 +236,11 @@ export function checkInvariants(h: CampaignHistory): CheckResult {
         });
       }
       const c = mine[0]!;
-      const i = triggers.findIndex((t) => t.generation === c.generation && t.requestedAt === c.requestedAt);
+      // The same (generation, annotation) can be written twice (a value set back): the newest before the job.
+      const same = triggers
+        .map((t, i) => ({ t, i }))
+        .filter(({ t }) => t.generation === c.generation && t.requestedAt === c.requestedAt);
+      const i = (same.filter(({ t }) => t.t0 < j.startMs).at(-1) ?? same[0])?.i ?? -1;
       const t = triggers[i];
       if (!t || t.source !== j.source || t.t0 >= j.startMs) {
         violations.push({

@@ -130,6 +130,20 @@ describe('chaos invariant checker', () => {
     expect(r.superseded).toBe(2);
   });
 
+  it('ties a job to the newest trigger of a value written twice (an annotation set back)', () => {
+    const h = clean();
+    // b1 -> b2 -> b1 again: two triggers with the same (generation, value), each with its job.
+    h.triggers.splice(2, 0, trigger(4_000, 'bump', V1, 'b2'), trigger(6_000, 'bump', V1, 'b1'));
+    h.jobs.push(job('7', 4_200, V1), job('8', 6_300, V1));
+    h.claims.push(
+      { resource: 'r000', jobId: '7', generation: 1, requestedAt: 'b2' },
+      { resource: 'r000', jobId: '8', generation: 1, requestedAt: 'b1' },
+    );
+    const r = checkInvariants(h);
+    expect(r.violations).toEqual([]);
+    expect(r.served).toBe(5);
+  });
+
   it('catches a status that names a job for a trigger it cannot serve', () => {
     const h = clean();
     h.claims[2] = { resource: 'r000', jobId: '3', generation: 1, requestedAt: 'b1' }; // v1's trigger, v3's job
