@@ -58,7 +58,8 @@ export function classifyStatus(status: Status, secrets: string[]): MilvusFailure
 export function classifyThrown(err: unknown, secrets: string[]): MilvusFailure {
   const e = err as { code?: unknown; details?: unknown; message?: unknown };
   const code = typeof e?.code === 'number' ? e.code : undefined;
-  const text = scrub(String(e?.details ?? e?.message ?? err), secrets);
+  // grpc-js appends ". Resolution note: " to connection errors even when its resolver left no note.
+  const text = scrub(String(e?.details ?? e?.message ?? err), secrets).replace(/\.? Resolution note: ?\.?$/, '');
   switch (code) {
     case GRPC.UNAVAILABLE:
     case GRPC.DEADLINE_EXCEEDED:

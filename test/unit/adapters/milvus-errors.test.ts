@@ -128,6 +128,18 @@ describe('classifyThrown: gRPC errors from the SDK', () => {
     expect(classifyThrown(err, []).kind).toBe(kind);
   });
 
+  it('drops grpc-js\'s empty "Resolution note" from a connection error, and keeps a real one', () => {
+    const empty = grpc(
+      14,
+      'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:19530. Resolution note: ',
+    );
+    expect(classifyThrown(empty, []).message).toBe(
+      'unavailable: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:19530',
+    );
+    const note = grpc(14, 'No connection established. Last error: x. Resolution note: DNS lookup failed for milvus');
+    expect(classifyThrown(note, []).message).toContain('Resolution note: DNS lookup failed for milvus');
+  });
+
   it('says "deadline exceeded" for a timeout and scrubs secrets', () => {
     const f = classifyThrown(grpc(4, 'Deadline exceeded for token root:S3cret'), ['root:S3cret']);
     expect(f.message).toMatch(/^deadline exceeded: /);
