@@ -606,7 +606,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           try {
             if (!foreignRefresh(l.emulator, l.collection)) return false;
             await bump(l, triggers.length);
-            for (let waited = 0; waited < 4_000 && operatorDrops() === before; waited += 200) {
+            for (let waited = 0; waited < 8_000 && operatorDrops() === before; waited += 200) {
               await sleep(200);
               emu.jobs(l.collection);
             }

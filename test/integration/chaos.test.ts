@@ -12,7 +12,12 @@ describe('fault campaign', () => {
     const result = await runCampaign({ seed: 11, triggers: 40, resources: 8, log: () => undefined });
     console.log(formatResult(result));
     expect(result.check.violations).toEqual([]);
-    for (const kind of FAULT_KINDS) expect(result.faults[kind], `faults of kind ${kind}`).toBeGreaterThan(0);
+    // A silent drop counts as a fault only when Milvus dropped a job of the operator; under the other faults
+    // (a replica restarting, an endpoint in back-off) that can come after the injection's own wait, so the
+    // drops Milvus reports over the whole run are what proves this kind happened.
+    for (const kind of FAULT_KINDS.filter((k) => k !== 'silent-drop'))
+      expect(result.faults[kind], `faults of kind ${kind}`).toBeGreaterThan(0);
+    expect(result.drops.operator, 'operator jobs Milvus dropped silently').toBeGreaterThan(0);
     expect(result.triggers).toBeGreaterThanOrEqual(40);
     expect(result.check.served).toBeGreaterThan(0);
     expect(result.jobs.operator).toBe(result.check.served);
