@@ -49,7 +49,7 @@ import type {
   UpdateDecision,
   Watch,
 } from './model.js';
-import { type Phase, phaseOf } from './phase.js';
+import { type Phase, deadlineOf, phaseOf } from './phase.js';
 import { nextFire, parseSchedule } from './schedule.js';
 import { desiredTrigger, dueFire, runMatchesSpec, triggerWords } from './trigger.js';
 import type { JobInfo } from './types.js';
@@ -321,15 +321,8 @@ function follow(ctx: Context, phase: Extract<Phase, { kind: 'Following' }>): Dec
   });
 }
 
-/** When spec.activeDeadlineSeconds ends for the current job (epoch ms), if set. */
-function deadlineOf(ctx: Context, st: ExternalCollectionRefreshStatus): number | undefined {
-  const seconds = ctx.r.spec.activeDeadlineSeconds;
-  const submittedAt = st.run?.submittedAt ? Date.parse(st.run.submittedAt) : undefined;
-  return seconds && submittedAt !== undefined ? submittedAt + seconds * 1_000 : undefined;
-}
-
 function untilDeadline(ctx: Context): Requeue {
-  const deadline = deadlineOf(ctx, ctx.st);
+  const deadline = deadlineOf(ctx.r, ctx.st);
   return deadline === undefined ? undefined : { afterMs: Math.max(0, deadline - ctx.now) + 100 };
 }
 
@@ -338,7 +331,7 @@ function untilDeadline(ctx: Context): Requeue {
  * stops following it and releases the collection; the next run finds it active and waits for it.
  */
 function deadlineExceeded(ctx: Context, st: ExternalCollectionRefreshStatus): Decision | undefined {
-  const deadline = deadlineOf(ctx, st);
+  const deadline = deadlineOf(ctx.r, st);
   if (deadline === undefined || ctx.now < deadline) return undefined;
   return ctx.update({
     status: st,
@@ -631,7 +624,11 @@ function waitForActiveJob(ctx: Context, job: JobInfo, holdsCollection: boolean):
     situation: {
       kind: 'progressing',
       reason: 'WaitingForActiveJob',
-      message: `Waiting for Milvus refresh job ${job.jobId} on collection ${ctx.r.spec.collectionName}, which this resource did not start, to finish (${job.state}, ${job.progress}%)`,
+      message: `Waiting for Milvus refresh job ${job.jobId} on collection ${ctx.r.spec.collectionName}, ${
+        job.jobId === ctx.st.jobId
+          ? 'which this resource started for an earlier run and stopped following'
+          : 'which this resource did not start'
+      }, to finish (${job.state}, ${job.progress}%)`,
     },
     watch: { jobId: job.jobId },
     holdsCollection,

@@ -4,7 +4,12 @@
  * Secret must be read) asks `phaseOf`, so the answer is worked out in one place.
  */
 import { STALLED, findCondition } from '../api/conditions.js';
-import { type ExternalCollectionRefresh, type RunStatus, isTerminal } from '../api/v1alpha1.js';
+import {
+  type ExternalCollectionRefresh,
+  type ExternalCollectionRefreshStatus,
+  type RunStatus,
+  isTerminal,
+} from '../api/v1alpha1.js';
 import { runServes } from './trigger.js';
 
 export type Phase =
@@ -28,11 +33,29 @@ export function stalledReason(r: ExternalCollectionRefresh): string | undefined 
   return c?.status === 'True' ? c.reason : undefined;
 }
 
+/** When spec.activeDeadlineSeconds ends for the job of `st.run` (epoch ms), if set. */
+export function deadlineOf(r: ExternalCollectionRefresh, st: ExternalCollectionRefreshStatus): number | undefined {
+  const seconds = r.spec.activeDeadlineSeconds;
+  const submittedAt = st.run?.submittedAt ? Date.parse(st.run.submittedAt) : undefined;
+  return seconds && submittedAt !== undefined ? submittedAt + seconds * 1_000 : undefined;
+}
+
+/**
+ * Whether the operator has stopped following the status' job: it said so (JobLost, DeadlineExceeded), or a
+ * newer trigger came after the job's deadline. The newer trigger's wait replaces the Stalled condition, so
+ * the condition alone would make the job followed again, and found overdue again, on every reconcile.
+ */
+function gaveUpOnJob(r: ExternalCollectionRefresh, st: ExternalCollectionRefreshStatus, serves: boolean, now: number) {
+  if (GAVE_UP_ON_JOB.has(stalledReason(r) ?? '')) return true;
+  const deadline = serves ? undefined : deadlineOf(r, st);
+  return deadline !== undefined && now >= deadline;
+}
+
 export function phaseOf(r: ExternalCollectionRefresh, now: number): Phase {
   const st = r.status ?? {};
   const serves = runServes(st.run, r, now);
   const stalled = stalledReason(r);
-  if (st.jobId !== undefined && !isTerminal(st.state) && !GAVE_UP_ON_JOB.has(stalled ?? '')) {
+  if (st.jobId !== undefined && !isTerminal(st.state) && !gaveUpOnJob(r, st, serves, now)) {
     return { kind: 'Following', jobId: st.jobId, serves };
   }
   if (serves && st.jobId !== undefined && st.state === 'RefreshFailed') {

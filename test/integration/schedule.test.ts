@@ -124,7 +124,16 @@ describe('schedules, suspension, retries, deadlines and extfs Secrets', () => {
     // Milvus still runs it; a new trigger waits for it instead of racing it.
     expect(env.emulator.jobs('slow').map((j) => j.state)).toEqual(['RefreshPending']);
     await env.k('annotate', 'ecr', 'slow', 'milvus.io/refresh-requested-at=again', '--overwrite');
-    await env.waitForReason('slow', 'WaitingForActiveJob', 20_000);
+    const waiting = await env.waitForReason('slow', 'WaitingForActiveJob', 20_000);
+    expect(condition(waiting, 'Ready')?.message).toContain('started for an earlier run and stopped following');
+    // The wait holds: no write, no second DeadlineExceeded, while the observer keeps reporting the job. (It
+    // used to flip back to DeadlineExceeded and to the wait on every reconcile, two writes a poll, so the
+    // wait was visible only for milliseconds.)
+    await sleep(3_000);
+    const later = await env.get('slow');
+    expect(condition(later, 'Ready')?.reason).toBe('WaitingForActiveJob');
+    expect(later.metadata.resourceVersion).toBe(waiting.metadata.resourceVersion);
+    expect((await env.events('slow')).filter((e) => e.reason === 'DeadlineExceeded')).toHaveLength(1);
     expect(env.emulator.jobs('slow')).toHaveLength(1);
   });
 

@@ -409,6 +409,27 @@ describe('decide with spec.activeDeadlineSeconds and spec.historyLimit', () => {
     const next = aRefresh({ requestedAt: 'again', status: d.status });
     const waiting = decideListing(next, now + 1_000, [aJob(1, 'RefreshInProgress', { progress: 50 })]);
     expect(ready(waiting).reason).toBe('WaitingForActiveJob');
+    expect(ready(waiting).message).toContain('started for an earlier run and stopped following');
+    if (waiting.kind !== 'update') throw new Error(waiting.kind);
+    // The wait is stored; the reconciles after it (the observer reporting the job, a recheck) keep waiting.
+    // They used to follow the job again, find it past the deadline again and write DeadlineExceeded, then
+    // WaitingForActiveJob, on every reconcile, with a Warning each time.
+    const stored = aRefresh({ requestedAt: 'again', status: waiting.status });
+    stored.spec.activeDeadlineSeconds = 60;
+    const later = decide(
+      input(stored, now + 3_000, {
+        view: { fetchedAtMs: now + 3_000, job: aJob(1, 'RefreshInProgress', { progress: 60 }) },
+      }),
+    );
+    expect(later.kind).toBe('update');
+    expect(ready(later).reason).toBe('WaitingForActiveJob');
+    expect(findCondition(later.kind === 'update' ? later.status.conditions : [], 'Stalled')?.status).not.toBe('True');
+    expect(later.kind === 'update' && later.holdsCollection).toBe(false);
+    // Once the job ends, the new trigger gets its own job.
+    const after = decideListing(stored, now + 5_000, [aJob(1, 'RefreshCompleted')], {
+      view: { fetchedAtMs: now + 5_000, job: aJob(1, 'RefreshCompleted') },
+    });
+    expect(after.kind).toBe('submit');
   });
 
   it('keeps at most spec.historyLimit earlier jobs', () => {
