@@ -301,15 +301,10 @@ function follow(ctx: Context, phase: Extract<Phase, { kind: 'Following' }>): Dec
     });
   }
   const lost = `Milvus no longer reports refresh job ${phase.jobId} (last seen ${st.state} at ${st.progress ?? 0}%); it may have been lost by a Milvus restart.`;
-  if (!ctx.serves) {
-    // JobLost stays the marker (Stalled) only for the trigger it served; a newer trigger just goes on.
-    return ctx.update({
-      status: st,
-      situation: { kind: 'progressing', reason: 'RefreshQueued', message: `${lost}${startsNowWords(ctx)}` },
-      holdsCollection: false,
-      requeue: { afterMs: 0 },
-    });
-  }
+  // JobLost stays the marker (Stalled) only for the trigger it served; a newer trigger starts now, in this
+  // decision: a status that still names the missing job as active would be followed again, and found lost
+  // again, on every reconcile, and the newer trigger would never get its job.
+  if (!ctx.serves) return start(ctx, { kind: 'Starting', serves: false });
   return ctx.update({
     status: st,
     situation: {

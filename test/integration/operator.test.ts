@@ -436,6 +436,41 @@ describe('operator', () => {
     }
   });
 
+  it('starts a newer trigger when Milvus loses the job the trigger was waiting for', async () => {
+    const forgetful = await startEmulator({ timings: { job: { durationMs: 20_000, pendingMs: 200 } } });
+    try {
+      forgetful.seedCollection({ name: 'overtaken', source: 's3://lake/overtaken/', spec: SPEC });
+      await env.applyRefresh('overtaken', { milvus: { address: forgetful.address } });
+      const running = await env.waitFor(
+        'overtaken',
+        (r) => r.status?.state === 'RefreshInProgress',
+        20_000,
+        'in progress',
+      );
+      // A newer trigger waits for the running job (one job per collection)...
+      await env.k('annotate', 'ecr', 'overtaken', 'milvus.io/refresh-requested-at=newer', '--overwrite');
+      await env.waitFor(
+        'overtaken',
+        (r) => condition(r, 'Ready')?.message.includes('milvus.io/refresh-requested-at=newer') === true,
+        20_000,
+        'the newer trigger pending',
+      );
+      // ...which Milvus then loses. The newer trigger gets its job; it used to wait for the lost one forever.
+      await forgetful.restart({ keepJobs: false });
+      const next = await env.waitFor(
+        'overtaken',
+        (r) => r.status?.jobId !== undefined && r.status.jobId !== running.status?.jobId,
+        30_000,
+        'a job for the newer trigger',
+      );
+      expect(next.status?.run?.requestedAt).toBe('newer');
+      expect(next.status?.history?.[0]?.jobId).toBe(running.status?.jobId);
+      expect(forgetful.rpcs('RefreshExternalCollection')).toHaveLength(2);
+    } finally {
+      await forgetful.close();
+    }
+  });
+
   it('ends in a clear status when Milvus loses a running job', async () => {
     const forgetful = await startEmulator({ timings: { job: { durationMs: 20_000, pendingMs: 200 } } });
     try {

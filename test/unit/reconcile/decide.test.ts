@@ -446,6 +446,19 @@ describe('decide: following a job', () => {
     expect(after.requeue).toBeUndefined();
     expect(after.watch).toBeUndefined();
   });
+
+  it('starts a newer trigger at once when the job of the older one is lost, instead of following it again', () => {
+    // The job vanished while a newer annotation value was waiting for it. That decision used to keep the
+    // missing job as the status' active job (RefreshQueued, requeue at once): every later reconcile followed it
+    // again, found it lost again, and the newer trigger never got a job.
+    const r = aRefresh({ status: running, requestedAt: 'again' });
+    const missing = { now: NOW + 40_000, view: { fetchedAtMs: NOW + 39_000, missingSinceMs: NOW + 5_000 } };
+    expect(decide(input(r, missing)).kind).toBe('listCollectionJobs');
+    const d = decide(input(r, { ...missing, collectionJobs: { jobs: [] } }));
+    if (d.kind !== 'submit') throw new Error(`expected submit, got ${d.kind}`);
+    expect(d.status.run?.requestedAt).toBe('again');
+    expect(d.status.history?.[0]).toMatchObject({ jobId: id(1), state: 'RefreshInProgress' });
+  });
 });
 
 describe('decide: triggers', () => {
