@@ -124,6 +124,11 @@ export interface RunStatus {
   failedJobs?: number;
   /** When Milvus last refused the run's request outright (invalid, not external, unsupported): re-checked slowly. */
   refusedAt?: string;
+  /**
+   * When the operator stopped following the run's job (JobLost, DeadlineExceeded): Milvus may still run it,
+   * and a newer run waits for it as for any job it did not start (RFC 3339).
+   */
+  gaveUpAt?: string;
 }
 
 /** Which fires of spec.schedule have been consumed (run or skipped): operator bookkeeping. */

@@ -73,7 +73,12 @@ export function decide(input: DecideInput): Decision {
     case 'InDoubt':
       return resolveDoubt(ctx, phase);
     case 'Starting':
-      return start(ctx, phase);
+      // A job the status still shows as active is one the operator stopped following (phaseOf): the run says
+      // so from now on, whatever the conditions become while the new trigger waits.
+      return start(
+        ctx.st.jobId !== undefined && !isTerminal(ctx.st.state) ? { ...ctx, st: gaveUp(ctx.st, ctx.now) } : ctx,
+        phase,
+      );
   }
 }
 
@@ -301,12 +306,12 @@ function follow(ctx: Context, phase: Extract<Phase, { kind: 'Following' }>): Dec
     });
   }
   const lost = `Milvus no longer reports refresh job ${phase.jobId} (last seen ${st.state} at ${st.progress ?? 0}%); it may have been lost by a Milvus restart.`;
-  // JobLost stays the marker (Stalled) only for the trigger it served; a newer trigger starts now, in this
-  // decision: a status that still names the missing job as active would be followed again, and found lost
-  // again, on every reconcile, and the newer trigger would never get its job.
-  if (!ctx.serves) return start(ctx, { kind: 'Starting', serves: false });
+  // JobLost stays the marker (Stalled) only for the trigger it served; a newer trigger starts now. Either way
+  // the run records that the job is given up: a status that names a missing job as active would otherwise be
+  // followed again, and found lost again, on every reconcile, and a newer trigger would never get its job.
+  if (!ctx.serves) return start({ ...ctx, st: gaveUp(st, ctx.now) }, { kind: 'Starting', serves: false });
   return ctx.update({
-    status: st,
+    status: gaveUp(st, ctx.now),
     situation: {
       kind: 'stalled',
       reason: 'JobLost',
@@ -314,6 +319,12 @@ function follow(ctx: Context, phase: Extract<Phase, { kind: 'Following' }>): Dec
     },
     holdsCollection: false,
   });
+}
+
+/** The status with the run marked as no longer following its job (phaseOf reads run.gaveUpAt). */
+function gaveUp(st: ExternalCollectionRefreshStatus, now: number): ExternalCollectionRefreshStatus {
+  if (!st.run || st.run.gaveUpAt !== undefined) return st;
+  return { ...st, run: { ...st.run, gaveUpAt: iso(now) } };
 }
 
 function untilDeadline(ctx: Context): Requeue {
@@ -329,7 +340,7 @@ function deadlineExceeded(ctx: Context, st: ExternalCollectionRefreshStatus): De
   const deadline = deadlineOf(ctx.r, st);
   if (deadline === undefined || ctx.now < deadline) return undefined;
   return ctx.update({
-    status: st,
+    status: gaveUp(st, ctx.now),
     situation: {
       kind: 'stalled',
       reason: 'DeadlineExceeded',
@@ -351,7 +362,12 @@ function retryDelayMs(settings: Settings, failedJobs: number): number {
 function retry(ctx: Context, phase: Extract<Phase, { kind: 'Retrying' }>): Decision {
   const { st, now, settings } = ctx;
   const limit = ctx.r.spec.backoffLimit ?? 0;
-  const endedAt = st.endTime ? Date.parse(st.endTime) : st.run?.submittedAt ? Date.parse(st.run.submittedAt) : now;
+  // Milvus reports end_time 0 for some failed jobs: then the submission, else the stored failure's time. Never
+  // `now`: a retry time that moves with the clock is never reached, and its message is rewritten every time.
+  const endedAt =
+    [st.endTime, st.run?.submittedAt, findCondition(st.conditions, READY)?.lastTransitionTime]
+      .map((t) => (t ? Date.parse(t) : NaN))
+      .find(Number.isFinite) ?? 0;
   const retryAt = endedAt + retryDelayMs(settings, phase.failedJobs);
   const attempt = `attempt ${phase.failedJobs + 1} of ${limit + 1}`;
   if (ctx.r.spec.suspend)

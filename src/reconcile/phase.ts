@@ -41,12 +41,13 @@ export function deadlineOf(r: ExternalCollectionRefresh, st: ExternalCollectionR
 }
 
 /**
- * Whether the operator has stopped following the status' job: it said so (JobLost, DeadlineExceeded), or a
- * newer trigger came after the job's deadline. The newer trigger's wait replaces the Stalled condition, so
- * the condition alone would make the job followed again, and found overdue again, on every reconcile.
+ * Whether the operator has stopped following the status' job: the run records it (run.gaveUpAt), the
+ * Stalled condition says so (JobLost, DeadlineExceeded: statuses written before run.gaveUpAt), or a newer
+ * trigger came after the job's deadline. A newer trigger's wait replaces the Stalled condition, so the
+ * condition alone would make the job followed again, found lost or overdue again, on every reconcile.
  */
 function gaveUpOnJob(r: ExternalCollectionRefresh, st: ExternalCollectionRefreshStatus, serves: boolean, now: number) {
-  if (GAVE_UP_ON_JOB.has(stalledReason(r) ?? '')) return true;
+  if (st.run?.gaveUpAt !== undefined || GAVE_UP_ON_JOB.has(stalledReason(r) ?? '')) return true;
   const deadline = serves ? undefined : deadlineOf(r, st);
   return deadline !== undefined && now >= deadline;
 }
