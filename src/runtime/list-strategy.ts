@@ -6,7 +6,11 @@
 
 export type ListStrategy = 'all' | 'collection';
 
-/** Smoothed cost (ms of call time) of one call of each kind on an endpoint; undefined until measured. */
+/**
+ * Smoothed cost (ms) of one call of each kind on an endpoint; undefined until measured. `collectionMs` is a
+ * whole poll of per-collection lists (run a few at once) divided by its number of lists: what one more
+ * collection adds to a poll, not one call's round trip.
+ */
 export interface ListCosts {
   allMs?: number;
   collectionMs?: number;
@@ -30,8 +34,6 @@ export const ASSUMED_COLLECTION_MS = 0.5;
 export const SWITCH_TO_COLLECTION = 0.25;
 /** ...and given up when they cost more than one all-jobs list (the gap keeps the choice from flapping). */
 export const SWITCH_TO_ALL = 1;
-/** Never more than this many per-collection lists per poll: beyond, one call is kinder to Milvus' proxy. */
-export const MAX_COLLECTION_LISTS = 16;
 /** In per-collection mode the all-jobs list is measured again every this many polls. */
 export const REMEASURE_ALL_EVERY = 60;
 /**
@@ -42,14 +44,23 @@ export const MIN_ALL_MS_TO_SPLIT = 20;
 /** Weight of a new measurement in the smoothed cost. */
 export const COST_SMOOTHING = 0.3;
 
+/**
+ * The most collections listed one by one per poll, from the measured costs: as many as cost less than the
+ * all-jobs list (a quarter of it to switch over, all of it to stay). 0 until the all-jobs list is measured
+ * or while it is cheap. This is the cap: there is no fixed one (a fixed 16 forced the all-jobs list at
+ * scale, where only the collections with running jobs need listing).
+ */
+export function collectionListCap(costs: ListCosts, current: ListStrategy): number {
+  if (costs.allMs === undefined || costs.allMs < MIN_ALL_MS_TO_SPLIT) return 0;
+  const limit = (current === 'collection' ? SWITCH_TO_ALL : SWITCH_TO_COLLECTION) * costs.allMs;
+  return Math.max(0, Math.ceil(limit / (costs.collectionMs ?? ASSUMED_COLLECTION_MS)) - 1);
+}
+
 export function chooseListStrategy(input: StrategyInput): ListStrategy {
   const { collections, costs, current } = input;
-  if (collections === undefined || collections === 0 || costs.allMs === undefined) return 'all';
-  if (costs.allMs < MIN_ALL_MS_TO_SPLIT || collections > MAX_COLLECTION_LISTS) return 'all';
+  if (collections === undefined || collections === 0) return 'all';
   if (current === 'collection' && input.pollsSinceAll >= REMEASURE_ALL_EVERY) return 'all';
-  const perPoll = collections * (costs.collectionMs ?? ASSUMED_COLLECTION_MS);
-  const limit = (current === 'collection' ? SWITCH_TO_ALL : SWITCH_TO_COLLECTION) * costs.allMs;
-  return perPoll < limit ? 'collection' : 'all';
+  return collections <= collectionListCap(costs, current) ? 'collection' : 'all';
 }
 
 /** The smoothed cost after a new measurement. */

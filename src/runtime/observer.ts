@@ -7,7 +7,10 @@
  * and, at most once per progress interval, those whose job only progressed.
  *
  * Work per poll is proportional to the endpoint's watched jobs: jobs are looked up by id in the answer, and
- * a job is decoded only when its encoded bytes changed since the last poll (JobSnapshot).
+ * a job is decoded only when its encoded bytes changed since the last poll (JobSnapshot). A watched job seen
+ * ended is not looked for again (Milvus never changes an ended job; it only deletes it after its retention),
+ * so only collections with a running, or not yet listed, job are listed one by one, and an endpoint whose
+ * watched jobs have all ended is not listed at all until its resources have written their status.
  */
 import { isTerminal } from '../api/v1alpha1.js';
 import type { ObservedView, Watch } from '../reconcile/model.js';
@@ -172,6 +175,15 @@ export class JobObserver {
     this.endpoints.delete(w.endpointKey);
   }
 
+  /** Whether some watcher of the endpoint waits for a job that has not been seen ended. */
+  private anyActive(state: EndpointState): boolean {
+    for (const key of state.keys) {
+      const w = this.watchers.get(key);
+      if (w && !ended(w)) return true;
+    }
+    return false;
+  }
+
   private schedule(endpointKey: string, delayMs: number): void {
     const state = this.endpoints.get(endpointKey);
     if (!state || this.stopped) return;
@@ -187,6 +199,12 @@ export class JobObserver {
     const pollStarted = this.now();
     let lookup: ((w: Watcher) => JobSnapshot) | undefined;
     try {
+      if (!this.anyActive(state)) {
+        // Every watched job has ended: nothing Milvus could say changes them. Wait for new watches.
+        state.running = false;
+        this.schedule(endpointKey, this.options.pollIntervalMs);
+        return;
+      }
       lookup = await this.list(state);
       state.fetchedAtMs = this.now();
       if (state.error) this.log.info('Milvus endpoint reachable again', { address: state.endpoint.address });
@@ -212,15 +230,16 @@ export class JobObserver {
     for (const key of state.keys) {
       const w = this.watchers.get(key);
       if (!w) continue;
-      const job = state.error ? undefined : w.job;
+      const job = state.error && !ended(w) ? undefined : w.job;
       // No job to show (missing, or the endpoint failing): woken every poll, so grace periods and
       // --unavailable-stall are judged as time passes.
       const missing = !job;
-      const fingerprint = state.error
-        ? `error|${state.error.failure.kind}|${state.error.failure.message}`
-        : job
-          ? `job|${job.state}|${job.reason}|${job.endTimeMs}|${job.startTimeMs}|${job.externalSource}|${job.externalSpec}`
-          : 'missing';
+      const fingerprint =
+        !job && state.error
+          ? `error|${state.error.failure.kind}|${state.error.failure.message}`
+          : job
+            ? `job|${job.state}|${job.reason}|${job.endTimeMs}|${job.startTimeMs}|${job.externalSource}|${job.externalSpec}`
+            : 'missing';
       const progress = job?.progress ?? -1;
       const changed = fingerprint !== w.delivered;
       const progressed =
@@ -245,7 +264,7 @@ export class JobObserver {
     const bySnapshot = new Map<JobSnapshot, Watcher[]>();
     for (const key of state.keys) {
       const w = this.watchers.get(key);
-      if (!w) continue;
+      if (!w || ended(w)) continue;
       const snapshot = lookup(w);
       const list = bySnapshot.get(snapshot);
       if (list) list.push(w);
@@ -309,6 +328,7 @@ export class JobObserver {
     const of = new Map<Watcher, string>();
     for (const key of state.keys) {
       const w = this.watchers.get(key);
+      if (w && ended(w)) continue;
       const target = collectionOf(key);
       if (!w || !target || target.database !== w.endpoint.database) return undefined;
       const group = `${target.database}\u0000${target.collection}`;
@@ -337,14 +357,16 @@ export class JobObserver {
           failed = true;
           return;
         }
-        const ms = performance.now() - started;
-        state.costs.collectionMs = smoothCost(state.costs.collectionMs, ms);
-        this.options.onList?.('collection', ms / 1000);
+        this.options.onList?.('collection', (performance.now() - started) / 1000);
       }
     };
     const concurrency = Math.max(1, this.options.collectionListConcurrency ?? 4);
+    const started = performance.now();
     await Promise.all(Array.from({ length: Math.min(concurrency, pending.length) }, worker));
-    return failed ? undefined : answers;
+    if (failed) return undefined;
+    // What one more collection adds to the poll: the lists run `concurrency` at a time.
+    state.costs.collectionMs = smoothCost(state.costs.collectionMs, (performance.now() - started) / groups.size);
+    return answers;
   }
 
   private async snapshot(endpoint: Endpoint, collection: string): Promise<JobSnapshot> {
@@ -366,10 +388,16 @@ export function snapshotOf(jobs: JobInfo[]): JobSnapshot {
   };
 }
 
+/** Whether the watched job was seen ended: Milvus never changes it again, so it is not looked for again. */
+function ended(w: Watcher): boolean {
+  return w.job !== undefined && isTerminal(w.job.state);
+}
+
 function viewOf(state: EndpointState, w: Watcher): ObservedView {
   const view: ObservedView = { fetchedAtMs: state.fetchedAtMs };
-  // While listing fails the last snapshot is not the truth any more: report the failure only.
-  if (state.error) return { ...view, error: state.error };
+  // While listing fails the last snapshot is not the truth any more: report the failure only (an ended job
+  // stays what it was).
+  if (state.error && !ended(w)) return { ...view, error: state.error };
   if (w.job) view.job = w.job;
   else if (w.missingSinceMs !== undefined) view.missingSinceMs = w.missingSinceMs;
   return view;

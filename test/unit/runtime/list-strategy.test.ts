@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   ASSUMED_COLLECTION_MS,
-  MAX_COLLECTION_LISTS,
   MIN_ALL_MS_TO_SPLIT,
   REMEASURE_ALL_EVERY,
   chooseListStrategy,
+  collectionListCap,
   smoothCost,
 } from '../../../src/runtime/list-strategy.js';
 
@@ -39,10 +39,18 @@ describe('chooseListStrategy', () => {
     expect(chooseListStrategy({ ...base, current: 'collection', collections: 11, costs })).toBe('all'); // 33 >= 30
   });
 
-  it('never lists more than MAX_COLLECTION_LISTS collections one by one per poll', () => {
-    const costs = { allMs: 1_000, collectionMs: 1 };
-    expect(chooseListStrategy({ ...base, collections: MAX_COLLECTION_LISTS, costs })).toBe('collection');
-    expect(chooseListStrategy({ ...base, collections: MAX_COLLECTION_LISTS + 1, costs })).toBe('all');
+  it('caps the per-collection lists by measured cost, not by a fixed number', () => {
+    // 27,000 retained jobs: 80 ms per all-jobs list; 2 ms per collection listed.
+    const costs = { allMs: 80, collectionMs: 2 };
+    expect(collectionListCap(costs, 'all')).toBe(9); // 9 x 2 < 20, 10 x 2 = 20 is not less
+    expect(collectionListCap(costs, 'collection')).toBe(39); // 39 x 2 < 80
+    // Far more than 16 when each list is cheap beside the all-jobs list (a fixed 16 chose 'all' here).
+    const cheap = { allMs: 1_000, collectionMs: 1 };
+    expect(chooseListStrategy({ ...base, collections: 200, costs: cheap })).toBe('collection');
+    expect(chooseListStrategy({ ...base, current: 'collection', collections: 999, costs: cheap })).toBe('collection');
+    expect(chooseListStrategy({ ...base, current: 'collection', collections: 1_000, costs: cheap })).toBe('all');
+    expect(collectionListCap({ allMs: MIN_ALL_MS_TO_SPLIT - 1, collectionMs: 0.01 }, 'collection')).toBe(0);
+    expect(collectionListCap({}, 'all')).toBe(0);
   });
 
   it('measures the all-jobs list again now and then while listing per collection', () => {

@@ -199,4 +199,74 @@ describe('JobObserver', () => {
     expect(obs.strategies()).toEqual({ all: 1, collection: 0 });
     obs.stop();
   });
+  it('stops looking for a job once it is seen ended: its collection is not listed, nor an endpoint with no running job', async () => {
+    const calls: string[] = [];
+    const jobs = [job('1', 'RefreshInProgress', 10, 'c1'), job('2', 'RefreshInProgress', 10, 'c2')];
+    let down = false;
+    const milvus = {
+      listJobs: async (_e: Endpoint, collection: string) => {
+        calls.push(collection);
+        await new Promise((r) => setTimeout(r, collection ? 1 : 60));
+        if (down) throw new MilvusCallError({ kind: 'unavailable', message: 'down' });
+        return collection ? jobs.filter((j) => j.collectionName === collection) : jobs;
+      },
+    };
+    const collections: Record<string, string> = { 'ns/r1': 'c1', 'ns/r2': 'c2' };
+    const ended: string[] = [];
+    const obs = new JobObserver(
+      milvus,
+      (k, isEnded) => void (isEnded && ended.push(k)),
+      {
+        pollIntervalMs: 1_000,
+        maxBackoffMs: 60_000,
+        collectionOf: (k) => ({ database: 'default', collection: collections[k]! }),
+      },
+      silentLogger,
+    );
+    obs.watch('ns/r1', endpoint('a'), { jobId: '1' });
+    obs.watch('ns/r2', endpoint('a'), { jobId: '2' });
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect(calls.slice(0, 3)).toEqual(['', 'c1', 'c2']);
+    jobs[0] = { ...jobs[0]!, state: 'RefreshCompleted', progress: 100, endTimeMs: 5 };
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(ended).toEqual(['ns/r1']);
+    calls.length = 0;
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(calls).toEqual(['c2', 'c2', 'c2']); // c1's job ended: only c2 is listed
+    // Every watched job ended: the endpoint is not listed at all, and an ended job stays what it was even
+    // while the endpoint fails.
+    jobs[1] = { ...jobs[1]!, state: 'RefreshFailed', reason: 'boom', endTimeMs: 6 };
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(ended).toEqual(['ns/r1', 'ns/r2']);
+    calls.length = 0;
+    down = true;
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(calls).toEqual([]);
+    expect(obs.view('ns/r2')).toMatchObject({ job: { state: 'RefreshFailed', reason: 'boom' } });
+    expect(obs.view('ns/r2')?.error).toBeUndefined();
+    expect(ended).toEqual(['ns/r1', 'ns/r2']); // not woken again
+    // A new running job on the endpoint is listed again.
+    jobs.push(job('3', 'RefreshInProgress', 0, 'c3'));
+    collections['ns/r3'] = 'c3';
+    down = false;
+    obs.watch('ns/r3', endpoint('a'), { jobId: '3' });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls).toEqual(['c3']);
+    expect(obs.view('ns/r3')?.job?.jobId).toBe('3');
+    obs.stop();
+  });
+
+  it('keeps an ended job visible while the endpoint fails for a running one', async () => {
+    const milvus = fakeMilvus();
+    milvus.jobs = [job('1', 'RefreshCompleted', 100), job('2', 'RefreshInProgress', 10)];
+    const obs = new JobObserver(milvus, () => undefined, { pollIntervalMs: 1_000, maxBackoffMs: 8_000 }, silentLogger);
+    obs.watch('ns/done', endpoint('a'), { jobId: '1' });
+    obs.watch('ns/running', endpoint('a'), { jobId: '2' });
+    await vi.advanceTimersByTimeAsync(10);
+    milvus.down = true;
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(obs.view('ns/running')).toMatchObject({ error: { failure: { kind: 'unavailable' } } });
+    expect(obs.view('ns/done')).toMatchObject({ job: { state: 'RefreshCompleted' } });
+    obs.stop();
+  });
 });
