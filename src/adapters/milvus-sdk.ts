@@ -9,9 +9,10 @@
  * 2. **A job list decoded only where it is read.** `ListRefreshExternalCollectionJobs` with no collection
  *    returns every job Milvus keeps (24 h of them: 24,000 for 1,000 hourly refreshes, 4 MB). The SDK
  *    decodes all of them into objects (6 us each) on every poll, while the operator follows a few. Clients
- *    created with {@link LEAN_JOB_LIST} get a list whose jobs are only indexed (job id and byte range, a
- *    scan of the wire format); a job is decoded, by the SDK's own decoder, when it is asked for, and its
- *    raw bytes tell whether it changed since the last poll without decoding it.
+ *    created with {@link LEAN_JOB_LIST} get a list whose jobs are only delimited (a scan of the wire format's
+ *    lengths); a job's id is read when a lookup reaches it (newest first, stopping once every wanted id is
+ *    found), a job is decoded, by the SDK's own decoder, when it is asked for, and its raw bytes tell
+ *    whether it changed since the last poll without decoding it.
  *
  * Both are installed once, by the Milvus adapter, after the SDK is loaded. Other users of the SDK in the
  * same process get the same (memoised) definitions and the SDK's usual list.
@@ -103,17 +104,33 @@ function leanService(m: SdkModules, serviceName: string, options: Record<string,
 const RESPONSE_JOBS = 2;
 const JOB_ID = 1;
 
-/** A job list as the wire has it: each job's id and bytes, decoded on demand by the SDK's decoder. */
+/**
+ * A job list as the wire has it: each job's bytes, its id read only when a lookup needs it, decoded on demand
+ * by the SDK's decoder. Milvus lists newest first, so the running jobs the operator looks for come before the
+ * thousands of retained ended ones: a lookup stops once it found every id it was given (an id not listed
+ * still costs a pass over all of them).
+ */
 export class RawJobList {
+  /** Per job, its job_id varint [start, end), known for the first `indexed` jobs. */
+  private readonly idRanges: Uint32Array;
+  private indexedJobs = 0;
+
   constructor(
     private readonly buf: Buffer,
-    /** Per job, four offsets: its encoded message [start, end) and its job_id varint [start, end). */
+    /** Per job, two offsets: its encoded message [start, end). */
     private readonly ranges: Uint32Array,
     private readonly decode: Deserialize,
-  ) {}
+  ) {
+    this.idRanges = new Uint32Array(ranges.length);
+  }
 
   get length(): number {
-    return this.ranges.length / 4;
+    return this.ranges.length / 2;
+  }
+
+  /** How many jobs' ids have been read so far (lookups read only as far as they must). */
+  get indexed(): number {
+    return this.indexedJobs;
   }
 
   /**
@@ -126,35 +143,41 @@ export class RawJobList {
 
   /** The jobs' ids (decimal strings), in list order. */
   get ids(): string[] {
+    this.indexTo(this.length);
     const out: string[] = [];
     for (let i = 0; i < this.length; i++)
-      out.push(idOfBytes(this.buf, this.ranges[4 * i + 2]!, this.ranges[4 * i + 3]!));
+      out.push(idOfBytes(this.buf, this.idRanges[2 * i]!, this.idRanges[2 * i + 1]!));
     return out;
   }
 
   /**
-   * Where each of `jobIds` is in the list (ids not listed are left out): one pass over the jobs comparing
-   * a number made of each id's first seven varint bytes, then the bytes themselves; no string per job.
+   * Where each of `jobIds` is in the list (ids not listed are left out): a pass over the jobs, newest first,
+   * comparing a number made of each id's first seven varint bytes, then the bytes themselves; no string per
+   * job; it ends when every id was found.
    */
   positions(jobIds: Iterable<string>): Map<string, number> {
     const wanted = new Map<number, { id: string; bytes: Buffer }[]>();
+    let distinct = 0;
     for (const id of jobIds) {
       const bytes = varintOfId(id);
       if (!bytes) continue;
       const k = shortKey(bytes, 0, bytes.length);
       const list = wanted.get(k);
+      if (list?.some((c) => c.id === id)) continue;
       if (list) list.push({ id, bytes });
       else wanted.set(k, [{ id, bytes }]);
+      distinct += 1;
     }
     const found = new Map<string, number>();
-    if (wanted.size === 0) return found;
-    const { buf, ranges } = this;
-    for (let i = 0; i < ranges.length; i += 4) {
-      const start = ranges[i + 2]!;
-      const end = ranges[i + 3]!;
+    const { buf, idRanges } = this;
+    for (let i = 0; i < this.length && found.size < distinct; i++) {
+      if (i >= this.indexedJobs) this.indexTo(i + 1);
+      const start = idRanges[2 * i]!;
+      const end = idRanges[2 * i + 1]!;
       const candidates = wanted.get(shortKey(buf, start, end));
       if (!candidates) continue;
-      for (const c of candidates) if (buf.compare(c.bytes, 0, c.bytes.length, start, end) === 0) found.set(c.id, i / 4);
+      for (const c of candidates)
+        if (!found.has(c.id) && buf.compare(c.bytes, 0, c.bytes.length, start, end) === 0) found.set(c.id, i);
     }
     return found;
   }
@@ -167,7 +190,7 @@ export class RawJobList {
   fingerprints(jobIds: Iterable<string>): Map<string, string> {
     const out = new Map<string, string>();
     for (const [id, i] of this.positions(jobIds))
-      out.set(id, this.buf.toString('latin1', this.ranges[4 * i], this.ranges[4 * i + 1]));
+      out.set(id, this.buf.toString('latin1', this.ranges[2 * i], this.ranges[2 * i + 1]));
     return out;
   }
 
@@ -193,13 +216,20 @@ export class RawJobList {
     return this.decodeAt(Array.from({ length: this.length }, (_, i) => i));
   }
 
+  /** Reads the ids of the jobs before `n`. */
+  private indexTo(n: number): void {
+    for (let i = this.indexedJobs; i < n; i++)
+      jobIdRange(this.buf, this.ranges[2 * i]!, this.ranges[2 * i + 1]!, this.idRanges, 2 * i);
+    this.indexedJobs = Math.max(this.indexedJobs, n);
+  }
+
   private decodeAt(positions: number[]): Record<string, unknown>[] {
     if (positions.length === 0) return [];
     // A response holding only these jobs, decoded by the SDK's own decoder.
     const parts: Buffer[] = [];
     for (const i of positions) {
-      const start = this.ranges[4 * i]!;
-      const end = this.ranges[4 * i + 1]!;
+      const start = this.ranges[2 * i]!;
+      const end = this.ranges[2 * i + 1]!;
       parts.push(Buffer.from([(RESPONSE_JOBS << 3) | 2]), varint(end - start), this.buf.subarray(start, end));
     }
     const decoded = this.decode(Buffer.concat(parts)) as { jobs?: Record<string, unknown>[] };
@@ -263,7 +293,6 @@ export function decodeLeanList(buf: Buffer, decode: Deserialize): Record<string,
       const length = readUint(buf, pos);
       const start = cursor;
       ranges.push(start, start + length);
-      jobIdRange(buf, start, start + length, ranges);
     } else {
       rest.push(buf.subarray(fieldStart, next)); // the status (and any field added later)
     }
@@ -273,8 +302,11 @@ export function decodeLeanList(buf: Buffer, decode: Deserialize): Record<string,
   return { ...head, jobs: new RawJobList(buf, Uint32Array.from(ranges), decode) };
 }
 
-/** Appends where the job_id (int64, field 1) varint of an encoded job is: [start, end), empty when unset (0). */
-function jobIdRange(buf: Buffer, start: number, end: number, out: number[]): void {
+/**
+ * Writes where the job_id (int64, field 1) varint of the job encoded at [start, end) is into `out[at]` and
+ * `out[at + 1]`: [start, end), empty when unset (0).
+ */
+function jobIdRange(buf: Buffer, start: number, end: number, out: Uint32Array, at: number): void {
   let pos = start;
   while (pos < end) {
     const tag = readUint(buf, pos);
@@ -282,12 +314,14 @@ function jobIdRange(buf: Buffer, start: number, end: number, out: number[]): voi
     const wire = tag & 7;
     if (tag >>> 3 === JOB_ID && wire === 0) {
       readUint10(buf, valueStart);
-      out.push(valueStart, cursor);
+      out[at] = valueStart;
+      out[at + 1] = cursor;
       return;
     }
     pos = skip(buf, valueStart, wire);
   }
-  out.push(end, end); // proto3 default: an id of 0 is not sent
+  out[at] = end; // proto3 default: an id of 0 is not sent
+  out[at + 1] = end;
 }
 
 /** Where the last read ended (saves allocating a pair per read). */

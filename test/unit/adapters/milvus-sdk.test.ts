@@ -50,6 +50,25 @@ describe('lean job list', () => {
     expect(lean.jobs.has(jobs[3]!.job_id)).toBe(true);
   });
 
+  it('reads job ids only as far as a lookup must: the newest jobs are found without reading the rest', () => {
+    const lean = decodeLeanList(buf, codec.responseDeserialize).jobs as RawJobList;
+    expect(lean.indexed).toBe(0);
+    const front = [jobs[1]!.job_id, jobs[0]!.job_id, jobs[2]!.job_id];
+    expect([...lean.positions(front)]).toEqual([
+      [jobs[0]!.job_id, 0],
+      [jobs[1]!.job_id, 1],
+      [jobs[2]!.job_id, 2],
+    ]);
+    expect(lean.indexed).toBe(3);
+    expect(lean.fingerprint(jobs[1]!.job_id)).toBeDefined();
+    expect(lean.indexed).toBe(3);
+    // An id that is not listed is looked for in every job; what was read before is not read again.
+    expect(lean.positions([jobs[1]!.job_id, '999']).size).toBe(1);
+    expect(lean.indexed).toBe(50);
+    const full = codec.responseDeserialize(buf) as { jobs: Record<string, unknown>[] };
+    expect(lean.job(jobs[40]!.job_id)).toEqual(full.jobs[40]);
+  });
+
   it('tells a changed job from an unchanged one by its bytes', () => {
     const changed = jobs.map((j, i) => (i === 4 ? { ...j, progress: '77' } : j));
     const a = decodeLeanList(buf, codec.responseDeserialize).jobs as RawJobList;
