@@ -51,7 +51,9 @@ describe('endpoint isolation', () => {
     await kubectlOk(env.kubeconfig, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
 
     const operator = env.startOperator({
-      args: [`--rpc-timeout=${RPC_TIMEOUT_S}s`, '--submit-grace=10s', `--workers=${WORKERS}`],
+      // --unavailable-stall well past the test's length: the bad ones stay Reconciling/MilvusUnavailable (with
+      // the tests' 4 s they turned Stalled before they were checked when the machine was loaded).
+      args: [`--rpc-timeout=${RPC_TIMEOUT_S}s`, '--submit-grace=10s', `--workers=${WORKERS}`, '--unavailable-stall=5m'],
     });
     await operator.waitForLog(/Controller started/);
     const started = Date.now();
