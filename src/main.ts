@@ -1,5 +1,6 @@
 /** Composition root: configuration, logger, failpoints, manager. The only place that exits the process. */
 import { ConfigError, HELP, loadConfig } from './config.js';
+import { KubeconfigError } from './adapters/kubeconfig.js';
 import { createLogger } from './logger.js';
 import { parseFailpoints } from './runtime/failpoints.js';
 import { Manager } from './runtime/manager.js';
@@ -24,20 +25,28 @@ log.info('Starting milvus-refresh-operator', {
   platform: `${process.platform}/${process.arch}`,
   pid: process.pid,
 });
-const manager = new Manager(config, log, {
-  // Like controller-runtime: no draining, no new work. In-flight submissions are safe to cut short (their
-  // intent is recorded); the new leader adopts or resubmits by the in-doubt rules.
-  onLeadershipLost: () => process.exit(1),
-  ...(failpoints
-    ? {
-        step: (name) => {
-          if (!failpoints.has(name)) return;
-          process.stderr.write(`failpoint ${name}: killing the process\n`);
-          process.kill(process.pid, 'SIGKILL');
-        },
-      }
-    : {}),
-});
+let manager: Manager;
+try {
+  manager = new Manager(config, log, {
+    // Like controller-runtime: no draining, no new work. In-flight submissions are safe to cut short (their
+    // intent is recorded); the new leader adopts or resubmits by the in-doubt rules.
+    onLeadershipLost: () => process.exit(1),
+    ...(failpoints
+      ? {
+          step: (name) => {
+            if (!failpoints.has(name)) return;
+            process.stderr.write(`failpoint ${name}: killing the process\n`);
+            process.kill(process.pid, 'SIGKILL');
+          },
+        }
+      : {}),
+  });
+} catch (err) {
+  // A kubeconfig that cannot be used (missing, unsupported auth): say which field, and stop.
+  if (!(err instanceof KubeconfigError)) throw err;
+  log.error('Operator failed to start', { error: err.message });
+  process.exit(1);
+}
 let signals = 0;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {

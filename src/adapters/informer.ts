@@ -1,12 +1,12 @@
 /**
- * A watch-backed cache of ExternalCollectionRefresh objects over client-node 2.x's ListWatch, made robust
- * where that informer still is not (checked against 2.0.1, docs/runtime.md):
- * - 2.0.1 (with #3022) re-arms its inactivity timer on every chunk and reconnects by itself after its
- *   client-side `TimeoutError`. We ask for watch bookmarks (about one a minute from the API server), give
+ * A watch-backed cache of ExternalCollectionRefresh objects over ListWatch (list-watch.ts, client-node 2.0.1's
+ * semantics on the operator's own HTTP client), made robust where that informer is not (docs/runtime.md):
+ * - The watch re-arms its inactivity timer on every chunk and reconnects by itself after its client-side
+ *   `TimeoutError`. We ask for watch bookmarks (about one a minute from the API server), give
  *   the inactivity timer room for them, and let the server end each watch after 5-10 min (client-go's
  *   randomised timeout), so a quiet but healthy watch is never aborted and a dead one is noticed within
  *   the inactivity timeout, with no relist.
- * - 2.0.1 still stops the informer on any other watch error (not 410): it is resumed from the last
+ * - ListWatch stops on any other watch error (not 410): it is resumed from the last
  *   resourceVersion with exponential backoff (1 s -> 30 s); if resuming fails, a fresh list is taken.
  * - There is no resync: every resync period the cached keys are handed to `onKey` again (controller-runtime's
  *   resync), without a list call.
@@ -17,18 +17,11 @@
  * - `labelSelector` restricts both the list and the watch (sharding by label, like Flux).
  * Every add, update, delete and relist hands the object's key to `onKey`.
  */
-import {
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  ListWatch,
-  Watch,
-} from '@kubernetes/client-node';
 import { type ExternalCollectionRefresh, GROUP, PLURAL, VERSION, keyOf } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
 import { apiErrorMessage } from './kube.js';
 import type { KubeHttp } from './kube-http.js';
+import { type KubeList, type KubeObject as KubernetesObject, ListWatch, type Watcher } from './list-watch.js';
 import { slim } from './slim.js';
 import type { Echoes } from './echoes.js';
 import { backoffMs } from '../util/backoff.js';
@@ -40,8 +33,6 @@ export interface InformerOptions {
   labelSelector?: string;
   /** Objects per list page (default 500). */
   pageSize?: number;
-  /** Lists and watches without fetch (kube-http.ts), when it has a dispatcher; client-node's otherwise. */
-  http?: KubeHttp;
   /** Echoes of the operator's own status writes: cached, but not handed to `onKey` (echoes.ts). */
   echoes?: Echoes;
   /** How often every cached key is handed to `onKey` again (no API call). */
@@ -78,16 +69,11 @@ export class RefreshInformer {
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private resync: ReturnType<typeof setInterval> | undefined;
-  private readonly api: CustomObjectsApi;
-  /** The fetch-less path, once known to be available (decided at each open). */
-  private fast: KubeHttp | undefined;
 
   constructor(
-    private readonly kc: KubeConfig,
+    private readonly http: KubeHttp,
     private readonly options: InformerOptions,
-  ) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
-  }
+  ) {}
 
   /** Resolves after the first successful list. Keeps retrying until then (or until stop()). */
   async start(): Promise<void> {
@@ -124,44 +110,22 @@ export class RefreshInformer {
   }
 
   /** Lists page by page (one consistent snapshot), slimming each object as its page arrives. */
-  private listFn = async (): Promise<KubernetesListObject<KubernetesObject>> => {
-    const ns = this.options.namespace;
+  private listFn = async (): Promise<KubeList<KubernetesObject>> => {
     const items: KubernetesObject[] = [];
     let resourceVersion: string | undefined;
     let token: string | undefined;
     do {
-      const req = {
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-        limit: this.options.pageSize ?? 500,
-        ...(token ? { _continue: token } : {}),
-        ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
-      };
-      const page = this.fast
-        ? await this.fast.json<KubernetesListObject<KubernetesObject>>('GET', this.listPath(token))
-        : ((await (ns
-            ? this.api.listNamespacedCustomObject({ ...req, namespace: ns })
-            : this.api.listCustomObjectForAllNamespaces({
-                ...req,
-                resourcePlural: PLURAL,
-              }))) as KubernetesListObject<KubernetesObject>);
+      const page = await this.http.json<KubeList<KubernetesObject>>('GET', this.listPath(token));
       for (const item of page.items ?? []) items.push(slim(item));
       resourceVersion ??= page.metadata?.resourceVersion;
-      // Raw JSON (custom objects are not deserialised into V1ListMeta): the field is `continue`.
       const meta: Record<string, unknown> = { ...page.metadata };
-      const next = meta.continue ?? meta._continue;
+      const next = meta.continue;
       token = typeof next === 'string' && next !== '' ? next : undefined;
     } while (token);
-    return {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: 'ExternalCollectionRefreshList',
-      metadata: { resourceVersion },
-      items,
-    };
+    return { metadata: resourceVersion !== undefined ? { resourceVersion } : {}, items };
   };
 
-  /** A list page's URL (the fetch-less path builds its own). */
+  /** A list page's URL. */
   private listPath(token: string | undefined): string {
     const ns = this.options.namespace;
     const base = ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
@@ -180,38 +144,20 @@ export class RefreshInformer {
     return `${base}?allowWatchBookmarks=true&timeoutSeconds=${timeoutSeconds}`;
   }
 
-  private makeWatch(): Watch {
+  /** Opens watches over the operator's HTTP client, with the inactivity timeout. */
+  private watcher(): Watcher {
     const inactivity = this.options.watchInactivityMs ?? DEFAULT_WATCH_INACTIVITY_MS;
-    const fast = this.fast;
-    if (fast) {
-      // ListWatch only calls watch(path, params, callback, done) and abort()s what it resolves with.
-      return {
-        watch: (
-          path: string,
-          params: Record<string, unknown>,
-          cb: (p: string, o: unknown) => void,
-          done: (e: unknown) => void,
-        ) => fast.watch(path, params, cb, done, inactivity),
-      } as unknown as Watch;
-    }
-    const watch = new Watch(this.kc);
-    // 2.0.1 keeps the inactivity timeout in a field without a setter; 30 s is shorter than the bookmark
-    // period, so a healthy quiet watch would be reopened twice a minute.
-    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs =
-      this.options.watchInactivityMs ?? DEFAULT_WATCH_INACTIVITY_MS;
-    return watch;
+    return { watch: (path, params, cb, done) => this.http.watch(path, params, cb, done, inactivity) };
   }
 
   /** Opens a fresh informer (a full list, then a watch); on failure retries with backoff. */
   private async open(reason: string): Promise<void> {
     const previous = this.informer;
     const generation = ++this.generation;
-    this.fast = (await this.options.http?.available()) ? this.options.http : undefined;
     const informer = new ListWatch<KubernetesObject>(
       this.watchPath(),
-      this.makeWatch(),
+      this.watcher(),
       this.listFn,
-      false,
       this.options.labelSelector,
     );
     const touch = (obj: KubernetesObject): void => {
@@ -230,7 +176,7 @@ export class RefreshInformer {
     informer.on('connect', () => {
       this.watching = true;
     });
-    // client-node's start() does not reject when the list fails: it emits 'error' and resolves. Errors
+    // ListWatch's start() does not reject when the list fails: it emits 'error' and resolves. Errors
     // while listing fail the attempt below; errors after it (the watch) restart the watch with backoff.
     let listing = true;
     let listError: unknown;

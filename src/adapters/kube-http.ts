@@ -1,135 +1,114 @@
 /**
- * The operator's hot API paths (status patches, reads, events, the list and the watch) without WHATWG
- * fetch. client-node 2.0.1 sends every request through undici's `fetch`, whose Request/Headers/
- * ReadableStream machinery cost about 2 ms of CPU per request here: more than the operator's own work per
- * status write. This sends the same requests through `dispatcher.request()` (undici's plain API, present on
- * every undici dispatcher) on the very dispatcher client-node configured (PooledKubeConfig's pooled HTTP/2
- * connection), with client-node's own authentication (`applySecurityAuthentication`), and raises client-node's
- * `ApiException`, so callers cannot tell the difference. Without a dispatcher (a plain-http cluster) it
- * reports itself unavailable and callers keep using client-node.
+ * The operator's Kubernetes HTTP client: every API request (status patches, reads, events, Secret reads, the
+ * list, the watch and the leader Lease) goes through undici's plain `dispatcher.request()` (not WHATWG fetch,
+ * whose Request/Headers/ReadableStream machinery cost about 2 ms of CPU per request here) on one pooled,
+ * HTTP/2-capable undici Agent per TLS setting, with the credentials of the operator's own kubeconfig loader
+ * (kubeconfig.ts). No @kubernetes/client-node.
+ *
+ * An HTTP error status raises KubeApiError (the code and the API server's Status message). A 401 on a
+ * request made with refreshable credentials (a token file, an exec plugin) refreshes them and sends the
+ * request once more: a 401 means the API server did not act on it.
  */
 import { STATUS_CODES } from 'node:http';
-import { ApiException, HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { Agent } from 'undici';
+import type { Credentials, KubeConfig } from './kubeconfig.js';
 
-/** undici's Dispatcher, as far as it is used here. */
-interface Dispatcher {
-  request(options: {
-    origin: string;
-    path: string;
-    method: string;
-    headers: Record<string, string>;
-    body?: string;
-    signal?: AbortSignal;
-    headersTimeout?: number;
-    bodyTimeout?: number;
-  }): Promise<{
-    statusCode: number;
-    headers: Record<string, string | string[] | undefined>;
-    body: NodeJS.ReadableStream & { text(): Promise<string>; destroy(err?: Error): void };
-  }>;
+/** The API server answered with an HTTP error status. */
+export class KubeApiError extends Error {
+  constructor(
+    /** The HTTP status code. */
+    readonly code: number,
+    /** The answer's body: the API server's Status object when it is JSON, else its text. */
+    readonly body: unknown,
+  ) {
+    const message = (body as { message?: unknown } | undefined)?.message;
+    super(`HTTP ${code}: ${typeof message === 'string' ? message : (STATUS_CODES[code] ?? 'no message')}`);
+    this.name = 'KubeApiError';
+  }
+
+  /** The Status message of the API server, when it sent one. */
+  get statusMessage(): string | undefined {
+    const message = (this.body as { message?: unknown } | undefined)?.message;
+    return typeof message === 'string' ? message : undefined;
+  }
+
+  /** The Status reason (NotFound, Conflict, Forbidden, ...), when it sent one. */
+  get reason(): string | undefined {
+    const reason = (this.body as { reason?: unknown } | undefined)?.reason;
+    return typeof reason === 'string' ? reason : undefined;
+  }
 }
 
-interface Auth {
-  origin: string;
-  /** The server URL's path (a proxy prefix), without a trailing slash. */
-  prefix: string;
-  headers: Record<string, string>;
-  dispatcher: Dispatcher;
-  at: number;
-}
-
-/** client-node's Watch callback and done contract (what ListWatch calls). */
+/** Watch callback and done contract (what ListWatch calls). */
 export type WatchCallback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
 export type WatchDone = (err: unknown) => void;
 
+/** undici keeps idle connections alive; TCP keep-alive probes start after 30 s, as client-go's dialer. */
+const KEEPALIVE_INITIAL_DELAY_MS = 30_000;
+
 export class KubeHttp {
-  private auth: Auth | undefined;
-  private authPromise: Promise<Auth | undefined> | undefined;
-  private unavailable = false;
+  private readonly origin: string;
+  /** The server URL's path (a proxy prefix), without a trailing slash. */
+  private readonly prefix: string;
+  private agent: { cert: Buffer | undefined; key: Buffer | undefined; dispatcher: Agent } | undefined;
 
-  constructor(
-    private readonly kc: KubeConfig,
-    /** Authentication (headers, dispatcher) is worked out again after this long: tokens rotate. */
-    private readonly authTtlMs = 10_000,
-  ) {}
-
-  /** The headers and dispatcher of the current context; undefined when there is no dispatcher. */
-  private async resolveAuth(): Promise<Auth | undefined> {
-    if (this.unavailable) return undefined;
-    const cached = this.auth;
-    if (cached && Date.now() - cached.at < this.authTtlMs) return cached;
-    this.authPromise ??= (async () => {
-      try {
-        const server = this.kc.getCurrentCluster()?.server;
-        if (!server) return undefined;
-        const url = new URL(server);
-        const ctx = new RequestContext(server, HttpMethod.GET);
-        await this.kc.applySecurityAuthentication(ctx);
-        const dispatcher = ctx.getDispatcher() as unknown as Dispatcher | undefined;
-        if (!dispatcher || typeof dispatcher.request !== 'function') {
-          this.unavailable = true;
-          return undefined;
-        }
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(ctx.getHeaders() as unknown as Record<string, string>)) headers[k] = v;
-        this.auth = {
-          origin: url.origin,
-          prefix: url.pathname.replace(/\/$/, ''),
-          headers,
-          dispatcher,
-          at: Date.now(),
-        };
-        return this.auth;
-      } finally {
-        this.authPromise = undefined;
-      }
-    })();
-    return this.authPromise;
+  constructor(private readonly kc: KubeConfig) {
+    const url = new URL(kc.cluster.server);
+    this.origin = url.origin;
+    this.prefix = url.pathname.replace(/\/$/, '');
   }
 
-  /** Whether requests can go this way (a dispatcher exists). */
-  async available(): Promise<boolean> {
-    return (await this.resolveAuth()) !== undefined;
-  }
-
-  /**
-   * One request; resolves with the parsed JSON answer. Throws ApiException on an HTTP error status, and an
-   * Error when this path is unavailable (check `available()` first).
-   */
-  async json<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const auth = await this.resolveAuth();
-    if (!auth) throw new Error('no HTTP dispatcher for the API server');
-    const res = await auth.dispatcher.request({
-      origin: auth.origin,
-      path: auth.prefix + path,
-      method,
-      headers: {
-        ...auth.headers,
-        accept: 'application/json',
-        ...(body !== undefined ? { 'content-type': contentType } : {}),
+  /** The credentials for one request and the pooled dispatcher of their TLS settings. */
+  private async resolve(): Promise<{ creds: Credentials; dispatcher: Agent }> {
+    const creds = await this.kc.credentials();
+    const a = this.agent;
+    if (a && sameBytes(a.cert, creds.cert) && sameBytes(a.key, creds.key)) return { creds, dispatcher: a.dispatcher };
+    const c = this.kc.cluster;
+    const dispatcher = new Agent({
+      allowH2: true,
+      connect: {
+        keepAlive: true,
+        keepAliveInitialDelay: KEEPALIVE_INITIAL_DELAY_MS,
+        ...(c.ca ? { ca: c.ca } : {}),
+        ...(c.insecureSkipTlsVerify ? { rejectUnauthorized: false } : {}),
+        ...(c.tlsServerName ? { servername: c.tlsServerName } : {}),
+        ...(creds.cert && creds.key ? { cert: creds.cert, key: creds.key } : {}),
       },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-    const text = await res.body.text();
-    if (res.statusCode >= 300) {
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // not JSON: keep the text
-      }
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = String(v);
-      throw new ApiException(res.statusCode, STATUS_CODES[res.statusCode] ?? 'HTTP error', parsed, headers);
+    this.agent = { cert: creds.cert, key: creds.key, dispatcher };
+    // Connections of the previous client certificate finish their requests, then close.
+    if (a) void a.dispatcher.close().catch(() => undefined);
+    return { creds, dispatcher };
+  }
+
+  /** One request; resolves with the parsed JSON answer. Throws KubeApiError on an HTTP error status. */
+  async json<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const payload = body !== undefined ? JSON.stringify(body) : undefined;
+    for (let attempt = 0; ; attempt++) {
+      const { creds, dispatcher } = await this.resolve();
+      const res = await dispatcher.request({
+        origin: this.origin,
+        path: this.prefix + path,
+        method,
+        headers: {
+          ...creds.headers,
+          accept: 'application/json',
+          ...(payload !== undefined ? { 'content-type': contentType } : {}),
+        },
+        ...(payload !== undefined ? { body: payload } : {}),
+      });
+      const text = await res.body.text();
+      if (res.statusCode === 401 && attempt === 0 && this.kc.invalidate(creds)) continue;
+      if (res.statusCode >= 300) throw new KubeApiError(res.statusCode, parseOr(text));
+      return JSON.parse(text) as T;
     }
-    return JSON.parse(text) as T;
   }
 
   /**
-   * client-node's Watch.watch() contract over `dispatcher.request()`: `callback(type, object, event)` per
-   * event, `done(err)` exactly once when the stream ends (null) or fails; an inactivity of `inactivityMs`
-   * (no byte, not even a bookmark) ends it with a TimeoutError, which ListWatch answers by watching again
-   * at once from the last resourceVersion. Resolves with an AbortController that ends the watch.
+   * Watches `path`: `callback(type, object, event)` per event, `done(err)` exactly once when the stream ends
+   * (null) or fails; an inactivity of `inactivityMs` (no byte, not even a bookmark) ends it with a
+   * TimeoutError, which ListWatch answers by watching again at once from the last resourceVersion. Resolves
+   * with an AbortController that ends the watch.
    */
   async watch(
     path: string,
@@ -147,29 +126,25 @@ export class KubeHttp {
       done(err);
     };
     try {
-      const auth = await this.resolveAuth();
-      if (!auth) throw new Error('no HTTP dispatcher for the API server');
-      const url = new URL(auth.origin + auth.prefix + path);
+      const { creds, dispatcher } = await this.resolve();
+      const url = new URL(this.origin + this.prefix + path);
       url.searchParams.set('watch', 'true');
       for (const [k, v] of Object.entries(queryParams))
         if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
           url.searchParams.set(k, String(v));
-      const res = await auth.dispatcher.request({
-        origin: auth.origin,
+      const res = await dispatcher.request({
+        origin: this.origin,
         path: url.pathname + url.search,
         method: 'GET',
-        headers: { ...auth.headers, accept: 'application/json' },
+        headers: { ...creds.headers, accept: 'application/json' },
         signal: controller.signal,
         headersTimeout: inactivityMs,
         bodyTimeout: inactivityMs,
       });
       if (res.statusCode !== 200) {
-        res.body.destroy();
-        const error = new Error(STATUS_CODES[res.statusCode] ?? 'Internal Server Error') as Error & {
-          statusCode: number;
-        };
-        error.statusCode = res.statusCode;
-        throw error;
+        const text = await res.body.text().catch(() => '');
+        if (res.statusCode === 401) this.kc.invalidate(creds);
+        throw new KubeApiError(res.statusCode, parseOr(text));
       }
       let buffered = '';
       res.body.setEncoding('utf8');
@@ -185,7 +160,7 @@ export class KubeHttp {
           try {
             event = JSON.parse(line) as { type: string; object: unknown };
           } catch {
-            continue; // as client-node: a line that is not JSON is skipped
+            continue; // a line that is not JSON is skipped
           }
           callback(event.type, event.object, event);
         }
@@ -198,9 +173,36 @@ export class KubeHttp {
     }
     return controller;
   }
+
+  /** Closes the pooled connections: requests in flight get `graceMs` to finish, then are cut. */
+  async close(graceMs = 2_000): Promise<void> {
+    const a = this.agent;
+    this.agent = undefined;
+    if (!a) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = a.dispatcher.close().then(
+      () => true,
+      () => true,
+    );
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)));
+    if (!(await Promise.race([closed, late]))) await a.dispatcher.destroy().catch(() => undefined);
+    clearTimeout(timer);
+  }
 }
 
-/** undici's body or headers timeout, as the TimeoutError that client-node's Watch raises for inactivity. */
+function sameBytes(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.equals(b));
+}
+
+function parseOr(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // not JSON: keep the text
+  }
+}
+
+/** undici's body or headers timeout, as the TimeoutError that a watch raises for inactivity. */
 function timeoutOr(err: unknown): unknown {
   const code = (err as { code?: string } | undefined)?.code;
   if (code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT')

@@ -1,5 +1,5 @@
 /**
- * KubePort over @kubernetes/client-node: status through the /status subresource as a JSON merge patch that
+ * KubePort over the operator's HTTP client (kube-http.ts): status through the /status subresource as a JSON merge patch that
  * carries metadata.resourceVersion (so a stale write gets 409), Events through events.k8s.io/v1, and Secrets
  * read on demand with a short cache (the operator never lists or watches Secrets).
  *
@@ -8,16 +8,6 @@
  * recorder: they are queued (at most 1,000) and sent in the background at a twentieth of that rate, never
  * holding up a reconcile; when the queue is full, new events are dropped and counted.
  */
-import {
-  ApiException,
-  CoreV1Api,
-  CustomObjectsApi,
-  EventsV1Api,
-  type KubeConfig,
-  PatchStrategy,
-  V1MicroTime,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import {
   API_VERSION,
@@ -33,7 +23,7 @@ import type { Logger } from '../logger.js';
 import { ConflictError, type KubePort } from '../reconcile/ports.js';
 import { mergePatch } from '../util/merge-patch.js';
 import { slim } from './informer.js';
-import type { KubeHttp } from './kube-http.js';
+import { KubeApiError, type KubeHttp } from './kube-http.js';
 import type { Echoes } from './echoes.js';
 import { TokenBucket } from './rate-limit.js';
 
@@ -53,8 +43,6 @@ export interface KubeAdapterOptions {
   burst?: number;
   /** Events waiting to be sent beyond this many are dropped (default 1,000, client-go's). */
   maxQueuedEvents?: number;
-  /** Status patches, reads and events without fetch (kube-http.ts), when it has a dispatcher. */
-  http?: KubeHttp;
   /** Notes each write of a run under way, so its watch echo is not reconciled again (echoes.ts). */
   echoes?: Echoes;
   /**
@@ -83,9 +71,6 @@ interface QueuedEvent {
 export type SecretData = Record<string, string> | undefined;
 
 export class KubeAdapter implements KubePort {
-  private readonly custom: CustomObjectsApi;
-  private readonly core: CoreV1Api;
-  private readonly events: EventsV1Api;
   private readonly secrets = new Map<string, { at: number; data: SecretData }>();
   private readonly instance: string;
   private readonly limiter: TokenBucket | undefined;
@@ -94,12 +79,9 @@ export class KubeAdapter implements KubePort {
   private sendingEvents = false;
 
   constructor(
-    kc: KubeConfig,
+    private readonly http: KubeHttp,
     private readonly options: KubeAdapterOptions,
   ) {
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.events = kc.makeApiClient(EventsV1Api);
     this.instance = options.instance ?? process.env.POD_NAME ?? hostname();
     if (options.qps) {
       const burst = options.burst ?? options.qps;
@@ -133,28 +115,19 @@ export class KubeAdapter implements KubePort {
     return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
   }
 
-  /** The fetch-less path, when it can be used. */
-  private async fast(): Promise<KubeHttp | undefined> {
-    const http = this.options.http;
-    return http && (await http.available()) ? http : undefined;
-  }
-
   private static path(namespace: string, name: string, sub = ''): string {
     return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}${sub}`;
   }
 
   async read(namespace: string, name: string): Promise<ExternalCollectionRefresh | undefined> {
     await this.admit();
-    const fast = await this.fast();
     try {
-      const read: unknown = await this.timed(`a read of ${namespace}/${name}`, () =>
-        fast
-          ? fast.json<ExternalCollectionRefresh>('GET', KubeAdapter.path(namespace, name))
-          : this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }),
+      const read = await this.timed(`a read of ${namespace}/${name}`, () =>
+        this.http.json<ExternalCollectionRefresh>('GET', KubeAdapter.path(namespace, name)),
       );
-      return slim(read as ExternalCollectionRefresh);
+      return slim(read);
     } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
+      if (err instanceof KubeApiError && err.code === 404) return undefined;
       throw err;
     }
   }
@@ -168,28 +141,14 @@ export class KubeAdapter implements KubePort {
       status: mergePatch(r.status ?? {}, status),
     };
     await this.admit();
-    const fast = await this.fast();
     try {
-      const updated = await this.timed(`a status write of ${r.metadata.namespace}/${r.metadata.name}`, async () =>
-        fast
-          ? await fast.json<ExternalCollectionRefresh>(
-              'PATCH',
-              `${KubeAdapter.path(r.metadata.namespace, r.metadata.name, '/status')}?fieldManager=${CONTROLLER_NAME}`,
-              patch,
-              PatchStrategy.MergePatch,
-            )
-          : ((await this.custom.patchNamespacedCustomObjectStatus(
-              {
-                group: GROUP,
-                version: VERSION,
-                namespace: r.metadata.namespace,
-                plural: PLURAL,
-                name: r.metadata.name,
-                body: patch,
-                fieldManager: CONTROLLER_NAME,
-              },
-              setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-            )) as ExternalCollectionRefresh),
+      const updated = await this.timed(`a status write of ${r.metadata.namespace}/${r.metadata.name}`, () =>
+        this.http.json<ExternalCollectionRefresh>(
+          'PATCH',
+          `${KubeAdapter.path(r.metadata.namespace, r.metadata.name, '/status')}?fieldManager=${CONTROLLER_NAME}`,
+          patch,
+          'application/merge-patch+json',
+        ),
       );
       this.options.onApiCall?.('patch_status', 200);
       const key = `${r.metadata.namespace}/${r.metadata.name}`;
@@ -198,7 +157,7 @@ export class KubeAdapter implements KubePort {
       else this.options.echoes?.forget(key);
       return slim(updated);
     } catch (err) {
-      const code = err instanceof ApiException ? err.code : 0;
+      const code = err instanceof KubeApiError ? err.code : 0;
       this.options.onApiCall?.('patch_status', code);
       if (code === 409) throw new ConflictError(`${r.metadata.namespace}/${r.metadata.name} changed since it was read`);
       throw err;
@@ -242,7 +201,7 @@ export class KubeAdapter implements KubePort {
           name: `${r.metadata.name}.${(BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)).toString(16)}`,
           namespace: r.metadata.namespace,
         },
-        eventTime: new V1MicroTime(),
+        eventTime: microTime(),
         reportingController: `${GROUP}/${CONTROLLER_NAME}`,
         reportingInstance: this.instance.slice(0, 128),
         action: 'Reconcile',
@@ -257,24 +216,17 @@ export class KubeAdapter implements KubePort {
           ...(r.metadata.uid ? { uid: r.metadata.uid } : {}),
         },
       };
-      const fast = await this.fast();
-      await this.timed(`an event about ${r.metadata.namespace}/${r.metadata.name}`, async () => {
-        if (fast)
-          await fast.json(
-            'POST',
-            `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(r.metadata.namespace)}/events`,
-            {
-              apiVersion: 'events.k8s.io/v1',
-              kind: 'Event',
-              ...body,
-            },
-          );
-        else await this.events.createNamespacedEvent({ namespace: r.metadata.namespace, body });
-      });
+      await this.timed(`an event about ${r.metadata.namespace}/${r.metadata.name}`, () =>
+        this.http.json('POST', `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(r.metadata.namespace)}/events`, {
+          apiVersion: 'events.k8s.io/v1',
+          kind: 'Event',
+          ...body,
+        }),
+      );
       this.options.onApiCall?.('create_event', 201);
     } catch (err) {
       // Events are best effort: a failure must not fail the reconcile.
-      this.options.onApiCall?.('create_event', err instanceof ApiException ? err.code : 0);
+      this.options.onApiCall?.('create_event', err instanceof KubeApiError ? err.code : 0);
       this.options.log.warn('Could not record event', { reason, error: apiErrorMessage(err) });
     }
   }
@@ -288,14 +240,17 @@ export class KubeAdapter implements KubePort {
     await this.admit();
     try {
       const s = await this.timed(`a read of Secret ${namespace}/${name}`, () =>
-        this.core.readNamespacedSecret({ namespace, name }),
+        this.http.json<{ data?: Record<string, string> }>(
+          'GET',
+          `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
+        ),
       );
       data = Object.fromEntries(
         Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
       );
       this.options.onApiCall?.('get_secret', 200);
     } catch (err) {
-      const code = err instanceof ApiException ? err.code : 0;
+      const code = err instanceof KubeApiError ? err.code : 0;
       this.options.onApiCall?.('get_secret', code);
       if (code !== 404) throw err;
       data = undefined;
@@ -307,20 +262,13 @@ export class KubeAdapter implements KubePort {
   }
 }
 
-/** The API server's own message from an ApiException (its body is a Status), else the error text. */
+/** The API server's own message from a KubeApiError (its body is a Status), else the error text. */
 export function apiErrorMessage(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body: unknown = typeof err.body === 'string' ? safeParse(err.body) : err.body;
-    const message = (body as { message?: unknown } | undefined)?.message;
-    return `HTTP ${err.code}: ${typeof message === 'string' ? message : 'no message'}`;
-  }
+  if (err instanceof KubeApiError) return `HTTP ${err.code}: ${err.statusMessage ?? 'no message'}`;
   return err instanceof Error ? err.message : String(err);
 }
 
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+/** Now as a metav1.MicroTime (RFC 3339 with microseconds), as the API server writes it. */
+export function microTime(at: Date = new Date()): string {
+  return `${at.toISOString().slice(0, -1)}000Z`;
 }

@@ -4,8 +4,40 @@
  * change, not by the holder's clock. Like client-go it does not fence: the operator's Milvus-side checks
  * (list before submit, adopt on doubt) are what keep two short-lived leaders from submitting twice.
  */
-import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from '../logger.js';
+import { ConflictError } from '../reconcile/ports.js';
+
+/** A coordination.k8s.io/v1 Lease, as far as leader election reads and writes it. */
+export interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace: string; resourceVersion?: string; [k: string]: unknown };
+  spec?: LeaseSpec;
+}
+
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  /** metav1.MicroTime: RFC 3339 with microseconds. */
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+  [k: string]: unknown;
+}
+
+/**
+ * Lease reads and writes (adapters/lease.ts over the operator's HTTP client). `replace` carries the read
+ * Lease's resourceVersion; a write that lost a race (409) throws ConflictError.
+ */
+export interface LeaseClient {
+  /** The Lease, or undefined when it does not exist. */
+  read(namespace: string, name: string): Promise<Lease | undefined>;
+  create(lease: Lease): Promise<void>;
+  replace(lease: Lease): Promise<void>;
+}
+
+/** Now as a metav1.MicroTime (RFC 3339 with microseconds). */
+const microNow = (): string => `${new Date().toISOString().slice(0, -1)}000Z`;
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -19,18 +51,15 @@ export interface LeaderElectionOptions {
 }
 
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
   private observed: { record: string; at: number } | undefined;
   private leading = false;
   private stopped = false;
   private wake: (() => void) | undefined;
 
   constructor(
-    kc: KubeConfig,
+    private readonly api: LeaseClient,
     private readonly options: LeaderElectionOptions,
-  ) {
-    this.api = kc.makeApiClient(CoordinationV1Api);
-  }
+  ) {}
 
   get isLeader(): boolean {
     return this.leading;
@@ -61,14 +90,11 @@ export class LeaderElector {
     if (!this.leading) return;
     this.setLeading(false);
     try {
-      const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
-      if (lease.spec?.holderIdentity !== this.options.identity) return;
-      lease.spec = { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: new V1MicroTime() };
-      await this.api.replaceNamespacedLease({
-        name: this.options.name,
-        namespace: this.options.namespace,
-        body: lease,
-      });
+      const lease = await this.api.read(this.options.namespace, this.options.name);
+      if (lease?.spec?.holderIdentity !== this.options.identity) return;
+      const { holderIdentity: _gone, ...rest } = lease.spec;
+      lease.spec = { ...rest, leaseDurationSeconds: 1, renewTime: microNow() };
+      await this.api.replace(lease);
       this.options.log.info('Released the leader lease', { lease: `${this.options.namespace}/${this.options.name}` });
     } catch (err) {
       this.options.log.warn('Could not release the leader lease', {
@@ -108,25 +134,19 @@ export class LeaderElector {
 
   private async attempt(): Promise<boolean> {
     const o = this.options;
-    const now = new V1MicroTime();
+    const now = microNow();
     const durationSeconds = Math.ceil(o.leaseDurationMs / 1000);
     try {
-      let lease: V1Lease;
-      try {
-        lease = await this.api.readNamespacedLease({ name: o.name, namespace: o.namespace });
-      } catch (err) {
-        if (!(err instanceof ApiException) || err.code !== 404) throw err;
-        await this.api.createNamespacedLease({
-          namespace: o.namespace,
-          body: {
-            metadata: { name: o.name, namespace: o.namespace },
-            spec: {
-              holderIdentity: o.identity,
-              leaseDurationSeconds: durationSeconds,
-              acquireTime: now,
-              renewTime: now,
-              leaseTransitions: 0,
-            },
+      const lease = await this.api.read(o.namespace, o.name);
+      if (!lease) {
+        await this.api.create({
+          metadata: { name: o.name, namespace: o.namespace },
+          spec: {
+            holderIdentity: o.identity,
+            leaseDurationSeconds: durationSeconds,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
           },
         });
         return true;
@@ -146,10 +166,10 @@ export class LeaderElector {
         renewTime: now,
         ...(takeover ? { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}),
       };
-      await this.api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body: lease });
+      await this.api.replace(lease);
       return true;
     } catch (err) {
-      if (!(err instanceof ApiException && err.code === 409)) {
+      if (!(err instanceof ConflictError)) {
         o.log.warn('Leader lease update failed', { error: err instanceof Error ? err.message : String(err) });
       }
       return false;

@@ -9,7 +9,8 @@ import { RefreshInformer } from '../adapters/informer.js';
 import { KubeAdapter, apiErrorMessage } from '../adapters/kube.js';
 import { KubeHttp } from '../adapters/kube-http.js';
 import { Echoes } from '../adapters/echoes.js';
-import { type PooledKubeConfig, loadKubeConfig, onApiConnection } from '../adapters/kubeconfig.js';
+import { type KubeConfig, loadKubeConfig, onApiConnection } from '../adapters/kubeconfig.js';
+import { HttpLeaseClient } from '../adapters/lease.js';
 import { MilvusClients } from '../adapters/milvus.js';
 import { HISTORY_LIMIT } from '../api/v1alpha1.js';
 import type { OperatorConfig } from '../config.js';
@@ -36,7 +37,8 @@ export interface ManagerHooks {
 }
 
 export class Manager {
-  private readonly kc: PooledKubeConfig;
+  private readonly kc: KubeConfig;
+  private readonly http: KubeHttp;
   private readonly metrics: Metrics;
   private readonly queue: WorkQueue;
   private readonly informer: RefreshInformer;
@@ -58,6 +60,7 @@ export class Manager {
     // Embedded (the demo) a lost lease stops the manager; main.ts exits the process instead.
     this.hooks = hooks ?? { onLeadershipLost: () => void this.stop() };
     this.kc = loadKubeConfig(config.kubeconfig);
+    log.info('Kubernetes API', { server: this.kc.cluster.server, context: this.kc.contextName, from: this.kc.source });
     this.metrics = new Metrics({
       states: () => {
         const counts: Record<string, number> = {
@@ -93,11 +96,12 @@ export class Manager {
         worked: (s) => m.workDuration.observe(q, s),
       },
     });
-    // Status writes, reads, events, the list and the watch go without fetch (kube-http.ts).
+    // Every Kubernetes request (status writes, reads, events, Secrets, the list, the watch, the Lease) goes
+    // through the operator's own HTTP client (kube-http.ts): no @kubernetes/client-node.
     const http = new KubeHttp(this.kc);
+    this.http = http;
     const echoes = new Echoes();
-    this.informer = new RefreshInformer(this.kc, {
-      http,
+    this.informer = new RefreshInformer(http, {
       echoes,
       ...(config.namespace ? { namespace: config.namespace } : {}),
       ...(config.watchLabelSelector ? { labelSelector: config.watchLabelSelector } : {}),
@@ -135,14 +139,13 @@ export class Manager {
       },
       log,
     );
-    const kube = new KubeAdapter(this.kc, {
+    const kube = new KubeAdapter(http, {
       cached: (key) => this.informer.get(key),
       log,
       secretTtlMs: config.secretCacheTtlMs,
       onApiCall: (what, code) => m.kubeApi.inc({ what, code: String(code) }),
       qps: config.kubeApiQps,
       burst: config.kubeApiBurst,
-      http,
       echoes,
       requestTimeoutMs: config.kubeRequestTimeoutMs,
     });
@@ -198,7 +201,7 @@ export class Manager {
       },
     });
     if (config.leaderElect) {
-      this.elector = new LeaderElector(this.kc, {
+      this.elector = new LeaderElector(new HttpLeaseClient(http), {
         namespace: config.leaderElectionNamespace,
         name: config.leaderElectionId,
         identity: `${process.env.POD_NAME ?? hostname()}_${process.pid}`,
@@ -268,6 +271,7 @@ export class Manager {
       await this.milvus.close();
       await this.elector?.release();
       await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+      await this.http.close();
       this.log.info('Stopped');
     })();
     return this.stopping;

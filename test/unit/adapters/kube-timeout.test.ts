@@ -1,8 +1,9 @@
 /** --kube-request-timeout: a request the API server never answers fails after the deadline (issue 11, defect 10). */
-import { KubeConfig } from '@kubernetes/client-node';
 import { type Server, type Socket, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeAdapter, KubeTimeoutError } from '../../../src/adapters/kube.js';
+import { KubeHttp } from '../../../src/adapters/kube-http.js';
+import { kubeConfigFromText } from '../../../src/adapters/kubeconfig.js';
 import type { ExternalCollectionRefresh } from '../../../src/api/v1alpha1.js';
 import type { Logger } from '../../../src/logger.js';
 
@@ -16,7 +17,7 @@ const log: Logger = {
 
 let server: Server;
 const sockets: Socket[] = [];
-let kc: KubeConfig;
+let http: KubeHttp;
 
 const resource = {
   apiVersion: 'milvus.io/v1alpha1',
@@ -30,23 +31,28 @@ describe('KubeAdapter against an API server that never answers', () => {
     server = createServer((s) => void sockets.push(s)); // accepts, reads, never answers
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 'not-a-real-token' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    http = new KubeHttp(
+      kubeConfigFromText(
+        JSON.stringify({
+          clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}` } }],
+          users: [{ name: 'u', user: { token: 'not-a-real-token' } }],
+          contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+          'current-context': 'x',
+        }),
+        '/nowhere/kubeconfig',
+      ),
+    );
   });
 
   afterAll(async () => {
     for (const s of sockets) s.destroy();
+    await http.close();
     await new Promise((r) => server.close(r));
   });
 
   const timeouts = [300];
   it.each(timeouts)('fails a status write, a read and a Secret read after %i ms', async (ms) => {
-    const kube = new KubeAdapter(kc, { cached: () => undefined, log, requestTimeoutMs: ms });
+    const kube = new KubeAdapter(http, { cached: () => undefined, log, requestTimeoutMs: ms });
     for (const call of [
       () => kube.patchStatus(resource, { state: 'RefreshPending' }),
       () => kube.read('ns', 'r'),
@@ -66,7 +72,7 @@ describe('KubeAdapter against an API server that never answers', () => {
   });
 
   it('without a deadline the same write is still waiting after 1.5 s', async () => {
-    const kube = new KubeAdapter(kc, { cached: () => undefined, log });
+    const kube = new KubeAdapter(http, { cached: () => undefined, log });
     const outcome = await Promise.race([
       kube.patchStatus(resource, { state: 'RefreshPending' }).then(
         () => 'answered',
