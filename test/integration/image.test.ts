@@ -82,8 +82,10 @@ describe('the image', () => {
     const modules = join(rootfs, 'app', 'node_modules');
     for (const dep of Object.keys(pkg.dependencies))
       expect({ dep, present: existsSync(join(modules, dep)) }).toEqual({ dep, present: true });
-    // Build and test tooling, the emulator workspace and the Node package (its binary is /nodejs/bin/node).
+    // Build and test tooling, the emulator workspace and the Node package (its binary is /nodejs/bin/node);
+    // client-node is the tools' and tests' only (the operator has its own Kubernetes client).
     for (const dev of [
+      '@kubernetes/client-node',
       'vitest',
       'vite',
       'typescript',
