@@ -1,0 +1,112 @@
+/**
+ * The operator's own Kubernetes client (issue 10) against the real kube-apiserver: the in-cluster
+ * configuration with a token file that rotates, an exec credential plugin, and the leader Lease's
+ * resourceVersion conflicts.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { KubeApiError, KubeHttp } from '../../src/adapters/kube-http.js';
+import { inCluster, loadKubeConfig } from '../../src/adapters/kubeconfig.js';
+import { HttpLeaseClient } from '../../src/adapters/lease.js';
+import { ConflictError } from '../../src/reconcile/ports.js';
+import { TestEnv } from '../support/env.js';
+
+const env = new TestEnv('kubeclient');
+const work = mkdtempSync(join(tmpdir(), 'ecr-kube-client-'));
+let server: URL;
+let ca: Buffer;
+let token: string;
+
+describe("the operator's Kubernetes client against kube-apiserver", () => {
+  beforeAll(async () => {
+    await env.setUp();
+    const kc = parse(readFileSync(env.kubeconfig, 'utf8')) as {
+      clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+      users: { user: { token: string } }[];
+    };
+    server = new URL(kc.clusters[0]!.cluster.server);
+    ca = Buffer.from(kc.clusters[0]!.cluster['certificate-authority-data'], 'base64');
+    token = kc.users[0]!.user.token;
+  });
+
+  afterAll(async () => {
+    await env.tearDown();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('in-cluster: reads the ServiceAccount files, and after a 401 reads the rotated token at once', async () => {
+    const sa = join(work, 'sa');
+    rmSync(sa, { recursive: true, force: true });
+    mkdirSync(sa);
+    writeFileSync(join(sa, 'ca.crt'), ca);
+    writeFileSync(join(sa, 'token'), 'not-a-valid-token');
+    const http = new KubeHttp(
+      inCluster({ KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port }, sa),
+    );
+    const path = `/api/v1/namespaces/${env.namespace}`;
+    const err = await http.json('GET', path).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect((err as KubeApiError).code).toBe(401);
+    // The kubelet rotates the projected token: the cached one is refused, the file is read again, and the
+    // same request goes through with the new token.
+    writeFileSync(join(sa, 'token'), `${token}\n`);
+    await expect(http.json<{ metadata: { name: string } }>('GET', path)).resolves.toMatchObject({
+      metadata: { name: env.namespace },
+    });
+    await http.close();
+  });
+
+  it('exec plugin: the API server accepts the token it hands out; Lease writes with a stale resourceVersion conflict', async () => {
+    const plugin = join(work, 'plugin.sh');
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\nprintf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}' "$(cat "$TOKEN_FILE")"\n`,
+    );
+    chmodSync(plugin, 0o755);
+    writeFileSync(join(work, 'token-for-plugin'), token);
+    const file = join(work, 'kubeconfig');
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          { name: 'c', cluster: { server: server.origin, 'certificate-authority-data': ca.toString('base64') } },
+        ],
+        users: [
+          {
+            name: 'u',
+            user: {
+              exec: {
+                apiVersion: 'client.authentication.k8s.io/v1beta1',
+                command: './plugin.sh',
+                env: [{ name: 'TOKEN_FILE', value: join(work, 'token-for-plugin') }],
+              },
+            },
+          },
+        ],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
+    const http = new KubeHttp(loadKubeConfig(file));
+    const leases = new HttpLeaseClient(http);
+    const ns = env.namespace;
+    expect(await leases.read(ns, 'le')).toBeUndefined();
+    await leases.create({ metadata: { name: 'le', namespace: ns }, spec: { holderIdentity: 'a' } });
+    await expect(
+      leases.create({ metadata: { name: 'le', namespace: ns }, spec: { holderIdentity: 'b' } }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    const read = (await leases.read(ns, 'le'))!;
+    expect(read.spec?.holderIdentity).toBe('a');
+    await leases.replace({ ...read, spec: { ...read.spec, holderIdentity: 'c' } });
+    await expect(leases.replace({ ...read, spec: { ...read.spec, holderIdentity: 'd' } })).rejects.toBeInstanceOf(
+      ConflictError,
+    );
+    expect((await leases.read(ns, 'le'))?.spec?.holderIdentity).toBe('c');
+    await http.close();
+  });
+});
