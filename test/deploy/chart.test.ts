@@ -83,6 +83,7 @@ describe('Helm chart', () => {
         replicaCount: '3',
         'resources.limits.memory': '1Gi',
         logLevel: 'debug',
+        watchLabelSelector: 'sharding.fluxcd.io/key in (shard1)',
         'extraArgs[0]': '--poll-interval=10s',
       },
     });
@@ -91,6 +92,8 @@ describe('Helm chart', () => {
     expect(deployment(objs).spec.replicas).toBe(3);
     expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '1Gi' } });
     expect(c.args).toContain('--log-level=debug');
+    expect(c.args).toContain('--watch-label-selector=sharding.fluxcd.io/key in (shard1)');
+    expect(container(helmTemplate(helm, {})).args.some((a) => a.startsWith('--watch-label-selector'))).toBe(false);
     expect(c.args.at(-1)).toBe('--poll-interval=10s');
     const digest = container(
       helmTemplate(helm, {
