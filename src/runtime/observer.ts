@@ -225,31 +225,10 @@ export class JobObserver {
     }
     if (this.endpoints.get(endpointKey) !== state) return; // released meanwhile
     const now = this.now();
-    const progressEvery = this.options.progressIntervalMs ?? 0;
     if (lookup) this.refresh(state, lookup);
     for (const key of state.keys) {
       const w = this.watchers.get(key);
-      if (!w) continue;
-      const job = state.error && !ended(w) ? undefined : w.job;
-      // No job to show (missing, or the endpoint failing): woken every poll, so grace periods and
-      // --unavailable-stall are judged as time passes.
-      const missing = !job;
-      const fingerprint =
-        !job && state.error
-          ? `error|${state.error.failure.kind}|${state.error.failure.message}`
-          : job
-            ? `job|${job.state}|${job.reason}|${job.endTimeMs}|${job.startTimeMs}|${job.externalSource}|${job.externalSpec}`
-            : 'missing';
-      const progress = job?.progress ?? -1;
-      const changed = fingerprint !== w.delivered;
-      const progressed =
-        progress !== w.deliveredProgress && (now - (w.progressWokenAtMs ?? -Infinity) >= progressEvery || changed);
-      if (changed || progressed || missing) {
-        w.delivered = fingerprint;
-        if (progress !== w.deliveredProgress) w.progressWokenAtMs = now;
-        w.deliveredProgress = progress;
-        this.enqueue(key, job !== undefined && isTerminal(job.state));
-      }
+      if (w) this.deliver(state, key, w, now);
     }
     // Deterministic: polls of one endpoint are already spread by when their first watcher came. A healthy
     // endpoint is polled every interval from the start of the last poll (a slow list does not stretch it).
@@ -257,6 +236,61 @@ export class JobObserver {
       ? backoffMs(state.failures - 1, this.options.pollIntervalMs, this.options.maxBackoffMs, NO_JITTER)
       : Math.max(0, this.options.pollIntervalMs - (this.now() - pollStarted));
     this.schedule(endpointKey, delay);
+  }
+
+  /** Wakes the resource of `w` if what it would see changed (or its job is still missing). */
+  private deliver(state: EndpointState, key: string, w: Watcher, now: number): void {
+    const progressEvery = this.options.progressIntervalMs ?? 0;
+    const job = state.error && !ended(w) ? undefined : w.job;
+    // No job to show (missing, or the endpoint failing): woken every poll, so grace periods and
+    // --unavailable-stall are judged as time passes.
+    const missing = !job;
+    const fingerprint =
+      !job && state.error
+        ? `error|${state.error.failure.kind}|${state.error.failure.message}`
+        : job
+          ? `job|${job.state}|${job.reason}|${job.endTimeMs}|${job.startTimeMs}|${job.externalSource}|${job.externalSpec}`
+          : 'missing';
+    const progress = job?.progress ?? -1;
+    const changed = fingerprint !== w.delivered;
+    const progressed =
+      progress !== w.deliveredProgress && (now - (w.progressWokenAtMs ?? -Infinity) >= progressEvery || changed);
+    if (changed || progressed || missing) {
+      w.delivered = fingerprint;
+      if (progress !== w.deliveredProgress) w.progressWokenAtMs = now;
+      w.deliveredProgress = progress;
+      this.enqueue(key, job !== undefined && isTerminal(job.state));
+    }
+  }
+
+  /**
+   * One per-collection answer, as soon as it arrives: its listed jobs are taken (a job missing from it is
+   * left to the end of the poll, which dates the absence), and a job seen ended wakes its resource at once,
+   * not after the poll's other lists.
+   */
+  private takeAnswer(state: EndpointState, keys: string[], snapshot: JobSnapshot): void {
+    const ws: [string, Watcher][] = [];
+    for (const key of keys) {
+      const w = this.watchers.get(key);
+      if (w && !ended(w)) ws.push([key, w]);
+    }
+    if (ws.length === 0) return;
+    const prints = snapshot.fingerprints(ws.map(([, w]) => w.watch.jobId));
+    const changed = ws.filter(([, w]) => {
+      const print = prints.get(w.watch.jobId);
+      return print !== undefined && print !== w.print;
+    });
+    if (changed.length === 0) return;
+    const jobs = snapshot.jobs(changed.map(([, w]) => w.watch.jobId));
+    const now = this.now();
+    for (const [key, w] of changed) {
+      const job = jobs.get(w.watch.jobId);
+      if (!job) continue;
+      w.job = job;
+      w.print = prints.get(w.watch.jobId);
+      w.missingSinceMs = undefined;
+      if (isTerminal(job.state)) this.deliver(state, key, w, now);
+    }
   }
 
   /** Takes each watcher's job from the new answers, decoding only the jobs whose bytes changed. */
@@ -321,10 +355,10 @@ export class JobObserver {
   /** Watchers grouped by (database, collection); undefined when some watcher's collection is unknown. */
   private collectionGroups(
     state: EndpointState,
-  ): { lists: Map<string, { endpoint: Endpoint; collection: string }>; of: Map<Watcher, string> } | undefined {
+  ): { lists: Map<string, CollectionList>; of: Map<Watcher, string> } | undefined {
     const collectionOf = this.options.collectionOf;
     if (!collectionOf) return undefined;
-    const lists = new Map<string, { endpoint: Endpoint; collection: string }>();
+    const lists = new Map<string, CollectionList>();
     const of = new Map<Watcher, string>();
     for (const key of state.keys) {
       const w = this.watchers.get(key);
@@ -332,7 +366,11 @@ export class JobObserver {
       const target = collectionOf(key);
       if (!w || !target || target.database !== w.endpoint.database) return undefined;
       const group = `${target.database}\u0000${target.collection}`;
-      lists.set(group, { endpoint: w.endpoint, collection: target.collection });
+      const list = lists.get(group);
+      if (list) {
+        list.endpoint = w.endpoint;
+        list.keys.push(key);
+      } else lists.set(group, { endpoint: w.endpoint, collection: target.collection, keys: [key] });
       of.set(w, group);
     }
     return { lists, of };
@@ -341,23 +379,26 @@ export class JobObserver {
   /** One list per collection; undefined when one of them failed other than by unavailability. */
   private async listCollections(
     state: EndpointState,
-    groups: Map<string, { endpoint: Endpoint; collection: string }>,
+    groups: Map<string, CollectionList>,
   ): Promise<Map<string, JobSnapshot> | undefined> {
     const answers = new Map<string, JobSnapshot>();
     const pending = [...groups];
     let failed = false;
     const worker = async (): Promise<void> => {
       for (let next = pending.shift(); next && !failed; next = pending.shift()) {
-        const [key, { endpoint, collection }] = next;
+        const [key, { endpoint, collection, keys }] = next;
         const started = performance.now();
+        let snapshot: JobSnapshot;
         try {
-          answers.set(key, await this.snapshot(endpoint, collection));
+          snapshot = await this.snapshot(endpoint, collection);
         } catch (err) {
           if (err instanceof MilvusCallError && err.failure.kind === 'unavailable') throw err;
           failed = true;
           return;
         }
         this.options.onList?.('collection', (performance.now() - started) / 1000);
+        answers.set(key, snapshot);
+        if (this.endpoints.get(state.endpoint.key) === state) this.takeAnswer(state, keys, snapshot);
       }
     };
     const concurrency = Math.max(1, this.options.collectionListConcurrency ?? 4);
@@ -373,6 +414,13 @@ export class JobObserver {
     if (this.milvus.listSnapshot) return this.milvus.listSnapshot(endpoint, collection);
     return snapshotOf(await this.milvus.listJobs(endpoint, collection));
   }
+}
+
+/** One collection to list, and the resources whose jobs it holds. */
+interface CollectionList {
+  endpoint: Endpoint;
+  collection: string;
+  keys: string[];
 }
 
 const EMPTY: JobSnapshot = { size: 0, fingerprints: () => new Map(), jobs: () => new Map() };

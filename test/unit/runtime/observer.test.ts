@@ -269,4 +269,39 @@ describe('JobObserver', () => {
     expect(obs.view('ns/done')).toMatchObject({ job: { state: 'RefreshCompleted' } });
     obs.stop();
   });
+  it('wakes the resource of an ended job as soon as its collection is listed, not after the poll', async () => {
+    const jobs = [job('1', 'RefreshInProgress', 10, 'c1'), job('2', 'RefreshInProgress', 10, 'c2')];
+    let slowMs = 1;
+    const milvus = {
+      listJobs: async (_e: Endpoint, collection: string) => {
+        await new Promise((r) => setTimeout(r, collection === 'c2' ? slowMs : collection ? 1 : 60));
+        return collection ? jobs.filter((j) => j.collectionName === collection) : jobs;
+      },
+    };
+    const collections: Record<string, string> = { 'ns/r1': 'c1', 'ns/r2': 'c2' };
+    const woken: { key: string; ended: boolean; at: number }[] = [];
+    const obs = new JobObserver(
+      milvus,
+      (key, ended) => woken.push({ key, ended, at: Date.now() }),
+      {
+        pollIntervalMs: 1_000,
+        maxBackoffMs: 60_000,
+        collectionOf: (k) => ({ database: 'default', collection: collections[k]! }),
+      },
+      silentLogger,
+    );
+    obs.watch('ns/r1', endpoint('a'), { jobId: '1' });
+    obs.watch('ns/r2', endpoint('a'), { jobId: '2' });
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect(obs.strategies()).toEqual({ all: 0, collection: 1 });
+    jobs[0] = { ...jobs[0]!, state: 'RefreshCompleted', progress: 100, endTimeMs: 5 };
+    slowMs = 300; // c2's list is slow on the next poll
+    const pollAt = Date.now() + 500; // polls run at whole seconds
+    await vi.advanceTimersByTimeAsync(500 + 20);
+    expect(woken.filter((w) => w.ended)).toEqual([{ key: 'ns/r1', ended: true, at: pollAt + 1 }]);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(woken.filter((w) => w.ended)).toHaveLength(1); // not woken again at the end of the poll
+    expect(obs.view('ns/r1')?.job?.state).toBe('RefreshCompleted');
+    obs.stop();
+  });
 });
