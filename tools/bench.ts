@@ -64,6 +64,11 @@ interface Results {
   maxWritesPerSecond: number;
   completionLagMaxSeconds: number;
   completionLagP99Seconds: number;
+  /** The lag split at the first Milvus list that could show the job ended: until it, and after it. */
+  completionSeenMaxSeconds: number;
+  completionSeenP99Seconds: number;
+  completionAfterSeenMaxSeconds: number;
+  completionAfterSeenP99Seconds: number;
   operatorMaxRssMiB: number;
   idleRssMiB: number;
   shardRss: { resources: number; rssMiB: number; heapMiB: number }[];
@@ -412,6 +417,9 @@ async function main(): Promise<void> {
     // How long after Milvus ended each job its status said so.
     const ends = new Map(emulators.flatMap((x) => x.jobs().map((j) => [j.job_id, Number(j.end_time)] as const)));
     const lags = [...completedAt.values()].map((c) => (c.at - (ends.get(c.jobId) ?? c.at)) / 1000);
+    // Split at the first list (all jobs, or the job's collection) Milvus answered after the job ended: the
+    // time until the operator could know, and the time it then took to write the status.
+    const split = completionSplit(emulators, [...completedAt.values()]);
     // Progress-only writes: consecutive writes of the job in the same running state.
     const longGaps = longWrites
       .map((w, i) => ({ w, prev: longWrites[i - 1] }))
@@ -568,6 +576,10 @@ async function main(): Promise<void> {
       maxWritesPerSecond: Math.max(...writesPerSecond.values()),
       completionLagMaxSeconds: round(Math.max(...lags), 2),
       completionLagP99Seconds: round(percentile(lags, 99), 2),
+      completionSeenMaxSeconds: round(Math.max(0, ...split.seen), 2),
+      completionSeenP99Seconds: round(percentile(split.seen, 99), 2),
+      completionAfterSeenMaxSeconds: round(Math.max(0, ...split.after), 2),
+      completionAfterSeenP99Seconds: round(percentile(split.after, 99), 2),
       operatorMaxRssMiB: round(peakRss),
       idleRssMiB: round(idleRss),
       shardRss,
@@ -600,6 +612,51 @@ async function main(): Promise<void> {
     await Promise.all(emulators.map((x) => x.close()));
     await cp.stop();
   }
+}
+
+/** Per completed job: seconds from its end to the first list that could show it ended, and from there to status. */
+function completionSplit(
+  emulators: MilvusEmulator[],
+  completed: { at: number; jobId: string }[],
+): { seen: number[]; after: number[] } {
+  const lists = emulators.map((x) => {
+    const all: number[] = [];
+    const byCollection = new Map<string, number[]>();
+    for (const c of x.rpcs('ListRefreshExternalCollectionJobs')) {
+      if (!c.collection) all.push(c.at);
+      else if (byCollection.has(c.collection)) byCollection.get(c.collection)!.push(c.at);
+      else byCollection.set(c.collection, [c.at]);
+    }
+    return { all, byCollection };
+  });
+  const where = new Map(
+    emulators.flatMap((x, i) =>
+      x.jobs().map((j) => [j.job_id, { endpoint: i, collection: j.collection_name, end: Number(j.end_time) }] as const),
+    ),
+  );
+  const firstFrom = (sorted: number[] | undefined, t: number): number => {
+    if (!sorted) return Infinity;
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]! < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < sorted.length ? sorted[lo]! : Infinity;
+  };
+  const seen: number[] = [];
+  const after: number[] = [];
+  for (const c of completed) {
+    const w = where.get(c.jobId);
+    if (!w) continue;
+    const l = lists[w.endpoint]!;
+    const first = Math.min(firstFrom(l.all, w.end), firstFrom(l.byCollection.get(w.collection), w.end));
+    if (!Number.isFinite(first) || first > c.at) continue;
+    seen.push((first - w.end) / 1000);
+    after.push((c.at - first) / 1000);
+  }
+  return { seen, after };
 }
 
 function adminToken(kubeconfigPath: string): string {
@@ -648,7 +705,7 @@ function report(r: Results, record: boolean): void {
     [
       'finished job -> status (max, p99)',
       `${r.completionLagMaxSeconds} s, ${r.completionLagP99Seconds} s`,
-      `two poll intervals = ${2 * poll} s`,
+      `two poll intervals = ${2 * poll} s; until a list showed it ${r.completionSeenMaxSeconds} s, ${r.completionSeenP99Seconds} s; then to status ${r.completionAfterSeenMaxSeconds} s, ${r.completionAfterSeenP99Seconds} s`,
       r.completionLagMaxSeconds <= 2 * poll,
     ],
     [
