@@ -14,6 +14,8 @@ export type ListStrategy = 'all' | 'collection';
 export interface ListCosts {
   allMs?: number;
   collectionMs?: number;
+  /** Jobs in the last all-jobs answer. */
+  allJobs?: number;
 }
 
 export interface StrategyInput {
@@ -41,17 +43,24 @@ export const REMEASURE_ALL_EVERY = 60;
  * and fewer calls load Milvus' proxy less (a few thousand retained jobs cost about this much).
  */
 export const MIN_ALL_MS_TO_SPLIT = 20;
+/**
+ * Below this many jobs in the all-jobs answer it is kept whatever its measured time: such an answer is small
+ * (about 150 bytes a job) and cheap to scan, and on a loaded machine even a small call can take longer than
+ * MIN_ALL_MS_TO_SPLIT, which alone would split a cheap list into many calls.
+ */
+export const MIN_ALL_JOBS_TO_SPLIT = 2_000;
 /** Weight of a new measurement in the smoothed cost. */
 export const COST_SMOOTHING = 0.3;
 
 /**
  * The most collections listed one by one per poll, from the measured costs: as many as cost less than the
  * all-jobs list (a quarter of it to switch over, all of it to stay). 0 until the all-jobs list is measured
- * or while it is cheap. This is the cap: there is no fixed one (a fixed 16 forced the all-jobs list at
+ * or while it is cheap or short. This is the cap: there is no fixed one (a fixed 16 forced the all-jobs list at
  * scale, where only the collections with running jobs need listing).
  */
 export function collectionListCap(costs: ListCosts, current: ListStrategy): number {
   if (costs.allMs === undefined || costs.allMs < MIN_ALL_MS_TO_SPLIT) return 0;
+  if (costs.allJobs !== undefined && costs.allJobs < MIN_ALL_JOBS_TO_SPLIT) return 0;
   const limit = (current === 'collection' ? SWITCH_TO_ALL : SWITCH_TO_COLLECTION) * costs.allMs;
   return Math.max(0, Math.ceil(limit / (costs.collectionMs ?? ASSUMED_COLLECTION_MS)) - 1);
 }

@@ -347,6 +347,7 @@ export class JobObserver {
     const snapshot = await this.snapshot(state.endpoint, '');
     const ms = performance.now() - started;
     state.costs.allMs = smoothCost(state.costs.allMs, ms);
+    state.costs.allJobs = snapshot.size;
     state.pollsSinceAll = 0;
     this.options.onList?.('all', ms / 1000);
     return () => snapshot;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ASSUMED_COLLECTION_MS,
+  MIN_ALL_JOBS_TO_SPLIT,
   MIN_ALL_MS_TO_SPLIT,
   REMEASURE_ALL_EVERY,
   chooseListStrategy,
@@ -21,6 +22,17 @@ describe('chooseListStrategy', () => {
     expect(
       chooseListStrategy({ ...base, collections: 1, costs: { allMs: MIN_ALL_MS_TO_SPLIT - 1, collectionMs: 0.1 } }),
     ).toBe('all');
+  });
+
+  it('keeps one all-jobs list while its answer is short, however slow a loaded machine makes it', () => {
+    const costs = { allMs: 200, collectionMs: 1 };
+    expect(chooseListStrategy({ ...base, collections: 5, costs: { ...costs, allJobs: 30 } })).toBe('all');
+    expect(
+      chooseListStrategy({ ...base, current: 'collection', collections: 5, costs: { ...costs, allJobs: 30 } }),
+    ).toBe('all');
+    expect(chooseListStrategy({ ...base, collections: 5, costs: { ...costs, allJobs: MIN_ALL_JOBS_TO_SPLIT } })).toBe(
+      'collection',
+    );
   });
 
   it('tries per-collection lists when even an optimistic guess makes the few of them cheaper', () => {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../../src/logger.js';
 import type { Endpoint, MilvusPort } from '../../../src/reconcile/ports.js';
 import { type JobInfo, MilvusCallError } from '../../../src/reconcile/types.js';
+import { MIN_ALL_JOBS_TO_SPLIT } from '../../../src/runtime/list-strategy.js';
 import { JobObserver } from '../../../src/runtime/observer.js';
 
 const endpoint = (key: string): Endpoint => ({ key, address: `${key}:19530`, database: 'default' });
@@ -16,6 +17,12 @@ const job = (id: string, state: JobInfo['state'], progress = 0, collection = 'c'
   startTimeMs: 1,
   endTimeMs: 0,
 });
+
+/** Ended jobs of other collections: enough that the all-jobs list is worth splitting (MIN_ALL_JOBS_TO_SPLIT). */
+const RETAINED = Array.from({ length: MIN_ALL_JOBS_TO_SPLIT }, (_, i) => ({
+  ...job(String(100_000 + i), 'RefreshCompleted', 100, `old${i}`),
+  endTimeMs: 1,
+}));
 
 /** A Milvus whose job list the test controls, counting calls per endpoint. */
 function fakeMilvus(): MilvusPort & { jobs: JobInfo[]; calls: string[]; down: boolean } {
@@ -171,7 +178,7 @@ describe('JobObserver', () => {
       listJobs: async (_e: Endpoint, collection: string) => {
         calls.push(collection);
         await new Promise((r) => setTimeout(r, collection ? oneCostMs : allCostMs));
-        return collection ? jobs.filter((j) => j.collectionName === collection) : jobs;
+        return collection ? jobs.filter((j) => j.collectionName === collection) : [...jobs, ...RETAINED];
       },
     };
     const collections: Record<string, string> = { 'ns/r1': 'c1', 'ns/r2': 'c2' };
@@ -208,7 +215,7 @@ describe('JobObserver', () => {
         calls.push(collection);
         await new Promise((r) => setTimeout(r, collection ? 1 : 60));
         if (down) throw new MilvusCallError({ kind: 'unavailable', message: 'down' });
-        return collection ? jobs.filter((j) => j.collectionName === collection) : jobs;
+        return collection ? jobs.filter((j) => j.collectionName === collection) : [...jobs, ...RETAINED];
       },
     };
     const collections: Record<string, string> = { 'ns/r1': 'c1', 'ns/r2': 'c2' };
@@ -275,7 +282,7 @@ describe('JobObserver', () => {
     const milvus = {
       listJobs: async (_e: Endpoint, collection: string) => {
         await new Promise((r) => setTimeout(r, collection === 'c2' ? slowMs : collection ? 1 : 60));
-        return collection ? jobs.filter((j) => j.collectionName === collection) : jobs;
+        return collection ? jobs.filter((j) => j.collectionName === collection) : [...jobs, ...RETAINED];
       },
     };
     const collections: Record<string, string> = { 'ns/r1': 'c1', 'ns/r2': 'c2' };
