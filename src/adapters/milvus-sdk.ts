@@ -14,7 +14,11 @@
  *    found), a job is decoded, by the SDK's own decoder, when it is asked for, and its raw bytes tell
  *    whether it changed since the last poll without decoding it.
  *
- * Both are installed once, by the Milvus adapter, after the SDK is loaded. Other users of the SDK in the
+ * 3. **No log line formatted below the SDK's level.** The SDK logs every request and answer at debug level
+ *    through winston, which formats a line (colours, timestamp, printf) before its transport drops it for
+ *    its level; the SDK logger's level methods return at once when their level is off.
+ *
+ * All are installed once, by the Milvus adapter, after the SDK is loaded. Other users of the SDK in the
  * same process get the same (memoised) definitions and the SDK's usual list.
  */
 import { createRequire } from 'node:module';
@@ -37,7 +41,10 @@ interface SdkModules {
   grpc: { loadPackageDefinition: (def: PackageDefinition) => Record<string, unknown> };
   protobuf: { Root: { fromJSON: (json: unknown, root?: unknown) => unknown } };
   milvusJson: unknown;
+  logger: SdkLogger;
 }
+
+type SdkLogger = Record<string, unknown> & { isLevelEnabled(level: string): boolean };
 
 let installed = false;
 
@@ -52,6 +59,7 @@ function sdkModules(): SdkModules {
     grpc: fromSdk('@grpc/grpc-js') as SdkModules['grpc'],
     protobuf: fromSdk('protobufjs') as SdkModules['protobuf'],
     milvusJson: json.default ?? json,
+    logger: (fromSdk('./utils/logger') as { logger: SdkLogger }).logger,
   };
 }
 
@@ -61,6 +69,13 @@ export function shareSdkDefinitions(): void {
   installed = true;
   require('@zilliz/milvus2-sdk-node'); // the SDK's module graph must be complete before it is wrapped
   const m = sdkModules();
+
+  for (const level of ['error', 'warn', 'info', 'debug']) {
+    const log = m.logger[level];
+    if (typeof log !== 'function') continue;
+    const write = log.bind(m.logger) as (...args: unknown[]) => unknown;
+    m.logger[level] = (...args: unknown[]): unknown => (m.logger.isLevelEnabled(level) ? write(...args) : m.logger);
+  }
 
   const roots = new WeakMap<object, unknown>();
   const fromJSON = m.protobuf.Root.fromJSON.bind(m.protobuf.Root);

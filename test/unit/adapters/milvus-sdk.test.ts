@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RawJobList, decodeLeanList, shareSdkDefinitions } from '../../../src/adapters/milvus-sdk.js';
 
 const require = createRequire(import.meta.url);
@@ -91,5 +91,22 @@ describe('lean job list', () => {
     const a = sdk.getGRPCService({ serviceName: 'milvus.proto.milvus.MilvusService' }, { keepCase: true });
     const b = sdk.getGRPCService({ serviceName: 'milvus.proto.milvus.MilvusService' }, { keepCase: true });
     expect(a).toBe(b);
+  });
+
+  it("formats no SDK log line below the SDK logger's level", () => {
+    shareSdkDefinitions();
+    const { logger } = require('@zilliz/milvus2-sdk-node/dist/milvus/utils/logger.js') as {
+      logger: { level: string; format: { transform: (...a: unknown[]) => unknown }; debug: (m: string) => unknown };
+    };
+    const level = logger.level;
+    const transform = vi.spyOn(logger.format, 'transform');
+    try {
+      logger.level = 'error';
+      expect(logger.debug(`[Request] ${JSON.stringify({ collection_name: 'c' })}`)).toBe(logger);
+      expect(transform).not.toHaveBeenCalled();
+    } finally {
+      transform.mockRestore();
+      logger.level = level;
+    }
   });
 });
