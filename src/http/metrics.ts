@@ -131,7 +131,7 @@ export class Metrics {
   });
   readonly queueWait = new Histogram({
     name: 'milvus_refresh_queue_wait_seconds',
-    help: 'Time a key waited in the work queue, per priority (urgent: Milvus reported the job ended; high: Milvus reported another change)',
+    help: 'Time a key waited in the work queue at the priority it was handed out at (urgent: Milvus reported the job ended; high: Milvus reported another change)',
     labelNames: ['priority'],
     buckets: [0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 60],
     registers: [this.registry],

@@ -89,9 +89,9 @@ export class Manager {
         depth: (n) => m.queueDepth.set(q, n),
         added: () => m.queueAdds.inc(q),
         retried: () => m.queueRetries.inc(q),
-        queued: (s, priority) => {
+        queued: (s, priority, atPriority) => {
           m.queueDuration.observe(q, s);
-          m.queueWait.observe({ priority }, s);
+          m.queueWait.observe({ priority }, atPriority);
         },
         worked: (s) => m.workDuration.observe(q, s),
       },

@@ -22,8 +22,11 @@ export interface QueueHooks {
   depth?(n: number): void;
   added?(): void;
   retried?(): void;
-  /** Seconds a key waited in the queue, and seconds a worker held it. */
-  queued?(seconds: number, priority: Priority): void;
+  /**
+   * Seconds a key waited in the queue since it was added, the seconds of those it waited at the priority it
+   * was handed out at (a key moved up waited at its new priority only since then), and that priority.
+   */
+  queued?(seconds: number, priority: Priority, atPrioritySeconds: number): void;
   worked?(seconds: number): void;
 }
 
@@ -119,7 +122,7 @@ class DueHeap {
 export class WorkQueue {
   private readonly fifos: Record<Priority, Fifo> = { urgent: new Fifo(), high: new Fifo(), normal: new Fifo() };
   /** Keys waiting to be handed out (or replayed after done()), with their priority and when they came. */
-  private readonly dirty = new Map<string, { priority: Priority; at: number }>();
+  private readonly dirty = new Map<string, { priority: Priority; at: number; since: number }>();
   private readonly processing = new Map<string, number>();
   /** Keys waiting in a FIFO now (dirty and not processing). */
   private waiting = 0;
@@ -159,13 +162,15 @@ export class WorkQueue {
     if (entry) {
       if (RANK[priority] > RANK[entry.priority]) {
         entry.priority = priority;
+        entry.since = this.now();
         // Queued at a lower priority: queue it again at this one; the other entry is skipped when reached.
         if (!this.processing.has(key)) this.fifos[priority].push(key);
       }
       return;
     }
     this.options.hooks?.added?.();
-    this.dirty.set(key, { priority, at: this.now() });
+    const now = this.now();
+    this.dirty.set(key, { priority, at: now, since: now });
     if (this.processing.has(key)) return;
     this.push(key, priority);
   }
@@ -251,7 +256,8 @@ export class WorkQueue {
     this.dirty.delete(key);
     this.waiting -= 1;
     this.processing.set(key, this.now());
-    this.options.hooks?.queued?.((this.now() - entry.at) / 1000, entry.priority);
+    const now = this.now();
+    this.options.hooks?.queued?.((now - entry.at) / 1000, entry.priority, (now - entry.since) / 1000);
     this.options.hooks?.depth?.(this.waiting);
     return key;
   }

@@ -107,6 +107,23 @@ describe('WorkQueue', () => {
     expect(q.length).toBe(0);
   });
 
+  it('reports the wait of a key moved up from when it was moved up, beside its whole wait', async () => {
+    let now = 0;
+    const waits: [number, string, number][] = [];
+    const q = new WorkQueue({
+      baseBackoffMs: 1_000,
+      maxBackoffMs: 300_000,
+      now: () => now,
+      hooks: { queued: (s, priority, atPriority) => waits.push([s, priority, atPriority]) },
+    });
+    q.add('a'); // a requeue, waiting behind a backlog
+    now = 40_000;
+    q.add('a', 'urgent'); // its job ended
+    now = 40_050;
+    expect(await q.get()).toBe('a');
+    expect(waits).toEqual([[40.05, 'urgent', 0.05]]);
+  });
+
   it('replays a key added at high priority while it was processed at high priority', async () => {
     const q = queue();
     q.add('a');
