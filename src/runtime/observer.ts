@@ -268,19 +268,22 @@ export class JobObserver {
    * left to the end of the poll, which dates the absence), and a job seen ended wakes its resource at once,
    * not after the poll's other lists.
    */
-  private takeAnswer(state: EndpointState, keys: string[], snapshot: JobSnapshot): void {
+  private takeAnswer(state: EndpointState, keys: string[], snapshot: JobSnapshot): JobSnapshot {
     const ws: [string, Watcher][] = [];
     for (const key of keys) {
       const w = this.watchers.get(key);
       if (w && !ended(w)) ws.push([key, w]);
     }
-    if (ws.length === 0) return;
     const prints = snapshot.fingerprints(ws.map(([, w]) => w.watch.jobId));
+    // What the end of the poll still reads: which watched jobs were listed (each is taken below). The answer
+    // itself is dropped now, young: kept to the end of the poll it was promoted, and its buffer, external
+    // memory, was freed only by a full collection.
+    const taken = takenSnapshot(snapshot.size, prints);
     const changed = ws.filter(([, w]) => {
       const print = prints.get(w.watch.jobId);
       return print !== undefined && print !== w.print;
     });
-    if (changed.length === 0) return;
+    if (changed.length === 0) return taken;
     const jobs = snapshot.jobs(changed.map(([, w]) => w.watch.jobId));
     const now = this.now();
     for (const [key, w] of changed) {
@@ -291,6 +294,7 @@ export class JobObserver {
       w.missingSinceMs = undefined;
       if (isTerminal(job.state)) this.deliver(state, key, w, now);
     }
+    return taken;
   }
 
   /** Takes each watcher's job from the new answers, decoding only the jobs whose bytes changed. */
@@ -398,8 +402,10 @@ export class JobObserver {
           return;
         }
         this.options.onList?.('collection', (performance.now() - started) / 1000);
-        answers.set(key, snapshot);
-        if (this.endpoints.get(state.endpoint.key) === state) this.takeAnswer(state, keys, snapshot);
+        answers.set(
+          key,
+          this.endpoints.get(state.endpoint.key) === state ? this.takeAnswer(state, keys, snapshot) : snapshot,
+        );
       }
     };
     const concurrency = Math.max(1, this.options.collectionListConcurrency ?? 4);
@@ -425,6 +431,16 @@ interface CollectionList {
 }
 
 const EMPTY: JobSnapshot = { size: 0, fingerprints: () => new Map(), jobs: () => new Map() };
+
+/**
+ * What remains of an answer once its listed jobs were taken: their fingerprints, which the end of the poll
+ * finds unchanged; a job not among them is missing from the answer.
+ */
+function takenSnapshot(size: number, prints: Map<string, string>): JobSnapshot {
+  const pick = <T>(from: Map<string, T>, ids: string[]): Map<string, T> =>
+    new Map(ids.flatMap((id) => (from.has(id) ? [[id, from.get(id)!] as const] : [])));
+  return { size, fingerprints: (ids) => pick(prints, ids), jobs: () => new Map() };
+}
 
 /** A snapshot over a decoded list (for ports without listSnapshot, such as test fakes). */
 export function snapshotOf(jobs: JobInfo[]): JobSnapshot {
