@@ -67,7 +67,8 @@ Usage: node dist/main.js [flags]   (npm start -- [flags])
   --namespace <ns>                    watch only this namespace (default: all namespaces)
   --watch-label-selector <selector>   watch only resources with these labels, e.g. 'sharding.fluxcd.io/key in
                                       (shard1)': each replica set of a shard runs with its own (default: all)
-  --workers <n>                       concurrent reconciles (default 4)
+  --workers <n>                       concurrent reconciles (default 4), plus one that takes only resources whose
+                                      Milvus job ended
   --poll-interval <d>                 how often active Milvus jobs are observed (default 5s)
   --progress-interval <d>             a running job's progress is written to status at most this often per
                                       resource; state changes are written at once (default 10s; 0: always)

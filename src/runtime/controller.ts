@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Requeue } from '../reconcile/model.js';
 import { ConflictError, EndpointBusyError } from '../reconcile/ports.js';
 import { type ReconcileResult, queueStep } from './policy.js';
-import type { WorkQueue } from './workqueue.js';
+import type { Priority, WorkQueue } from './workqueue.js';
 
 export interface ControllerHooks {
   reconciled?(result: ReconcileResult, seconds: number): void;
@@ -30,9 +30,13 @@ export class Controller {
 
   constructor(private readonly options: ControllerOptions) {}
 
-  /** Starts `n` workers. */
-  start(n: number): void {
-    for (let i = 0; i < n; i++) this.workers.push(this.work());
+  /**
+   * Starts `n` workers, and `reserved` more that take only `urgent` keys (a job Milvus reports ended), so a
+   * finished job reaches its status within a poll even while every other worker is busy with a submission.
+   */
+  start(n: number, reserved = 0): void {
+    for (let i = 0; i < n; i++) this.workers.push(this.work('normal'));
+    for (let i = 0; i < reserved; i++) this.workers.push(this.work('urgent'));
   }
 
   /** Resolves when every worker has finished its current key after queue.shutdown(). */
@@ -40,9 +44,9 @@ export class Controller {
     await Promise.all(this.workers);
   }
 
-  private async work(): Promise<void> {
+  private async work(min: Priority): Promise<void> {
     const { queue, hooks } = this.options;
-    for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+    for (let key = await queue.get(min); key !== undefined; key = await queue.get(min)) {
       hooks?.activeWorkers?.(++this.active);
       try {
         await this.process(key);

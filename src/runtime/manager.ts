@@ -28,6 +28,9 @@ import { JobObserver } from './observer.js';
 import { WorkQueue } from './workqueue.js';
 import { WriteThrottle } from './write-throttle.js';
 
+/** Workers beside --workers that take only urgent keys (an ended job). */
+const URGENT_WORKERS = 1;
+
 /** What the composition root (main.ts) hands the manager besides configuration. */
 export interface ManagerHooks {
   /** Leadership was lost: the process must end now (main exits; another replica takes over). */
@@ -254,8 +257,10 @@ export class Manager {
     if (this.stopping) return;
     // Which collections are held must be known before the first reconcile (docs/design.md, "claims").
     this.claims.seed(this.informer.list());
-    this.metrics.maxConcurrent.set({ controller: this.metrics.controller }, c.workers);
-    this.controller.start(c.workers);
+    // One more worker takes only resources whose job Milvus reports ended (the urgent queue): in a burst every
+    // other worker can be busy with a submission (a list, the intent write, the call, the first report).
+    this.metrics.maxConcurrent.set({ controller: this.metrics.controller }, c.workers + URGENT_WORKERS);
+    this.controller.start(c.workers, URGENT_WORKERS);
     this.started = true;
     this.log.info('Controller started', { resources: this.informer.list().length });
   }

@@ -16,6 +16,7 @@ export type Priority = 'urgent' | 'high' | 'normal';
 
 /** Higher first. */
 const RANK: Record<Priority, number> = { urgent: 2, high: 1, normal: 0 };
+const ORDER: Priority[] = ['urgent', 'high', 'normal'];
 
 /** Observes the queue (metrics). */
 export interface QueueHooks {
@@ -130,7 +131,8 @@ export class WorkQueue {
   private readonly due = new DueHeap();
   private timer: { at: number; handle: { cancel(): void } } | undefined;
   private readonly failures = new Map<string, number>();
-  private readonly waiters: ((key: string | undefined) => void)[] = [];
+  /** Workers waiting for a key, each with the lowest priority it takes. */
+  private readonly waiters: { resolve: (key: string | undefined) => void; min: Priority }[] = [];
   private shuttingDown = false;
   private readonly setTimer: NonNullable<WorkQueueOptions['setTimer']>;
   private readonly now: () => number;
@@ -163,8 +165,13 @@ export class WorkQueue {
       if (RANK[priority] > RANK[entry.priority]) {
         entry.priority = priority;
         entry.since = this.now();
-        // Queued at a lower priority: queue it again at this one; the other entry is skipped when reached.
-        if (!this.processing.has(key)) this.fifos[priority].push(key);
+        // Queued at a lower priority: queue it again at this one; the other entry is skipped when reached. A
+        // worker that takes only this priority may be waiting for it.
+        if (!this.processing.has(key)) {
+          const waiter = this.waiterFor(priority);
+          if (waiter) waiter.resolve(this.take(key));
+          else this.fifos[priority].push(key);
+        }
       }
       return;
     }
@@ -210,12 +217,15 @@ export class WorkQueue {
     return this.failures.get(key) ?? 0;
   }
 
-  /** Resolves with the next key, or undefined once the queue is shut down and drained. */
-  get(): Promise<string | undefined> {
-    const key = this.next();
+  /**
+   * Resolves with the next key of at least priority `min`, or undefined once the queue is shut down. A worker
+   * that takes only `urgent` keys is free for an ended job however long the submissions ahead of it are.
+   */
+  get(min: Priority = 'normal'): Promise<string | undefined> {
+    const key = this.next(min);
     if (key !== undefined) return Promise.resolve(this.take(key));
     if (this.shuttingDown) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve) => this.waiters.push({ resolve, min }));
   }
 
   /** Marks `key` processed; replays it if it was added meanwhile. */
@@ -238,12 +248,14 @@ export class WorkQueue {
     this.timer = undefined;
     this.delayed.clear();
     this.due.clear();
-    for (const w of this.waiters.splice(0)) w(undefined);
+    for (const w of this.waiters.splice(0)) w.resolve(undefined);
   }
 
-  /** The next key to hand out: urgent, then high, then normal, skipping stale entries. */
-  private next(): string | undefined {
-    for (const fifo of [this.fifos.urgent, this.fifos.high, this.fifos.normal]) {
+  /** The next key to hand out: urgent, then high, then normal (down to `min`), skipping stale entries. */
+  private next(min: Priority): string | undefined {
+    for (const priority of ORDER) {
+      if (RANK[priority] < RANK[min]) break;
+      const fifo = this.fifos[priority];
       for (let key = fifo.shift(); key !== undefined; key = fifo.shift()) {
         if (this.dirty.has(key) && !this.processing.has(key)) return key;
       }
@@ -264,13 +276,19 @@ export class WorkQueue {
 
   private push(key: string, priority: Priority): void {
     this.waiting += 1;
-    const waiter = this.waiters.shift();
+    const waiter = this.waiterFor(priority);
     if (waiter) {
-      waiter(this.take(key));
+      waiter.resolve(this.take(key));
       return;
     }
     this.fifos[priority].push(key);
     this.options.hooks?.depth?.(this.waiting);
+  }
+
+  /** Takes the first waiting worker that takes `priority` off the waiting list. */
+  private waiterFor(priority: Priority): { resolve: (key: string | undefined) => void } | undefined {
+    const i = this.waiters.findIndex((w) => RANK[w.min] <= RANK[priority]);
+    return i < 0 ? undefined : this.waiters.splice(i, 1)[0];
   }
 
   /** Keeps one timer, set for the earliest delayed add. */

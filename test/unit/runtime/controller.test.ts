@@ -142,4 +142,26 @@ describe('Controller', () => {
     h.queue.shutdown();
     await h.controller.drain();
   });
+
+  it('reconciles an ended job on its reserved worker while every other worker is busy with a submission', async () => {
+    const done: [string, number][] = [];
+    const start = Date.now();
+    const h = harness(async (key) => {
+      await new Promise((r) => setTimeout(r, key.startsWith('ns/submit') ? 2_000 : 10));
+      done.push([key, Date.now() - start]);
+      return undefined;
+    });
+    h.controller.start(2, 1);
+    for (let i = 0; i < 6; i++) h.queue.add(`ns/submit-${i}`);
+    await vi.advanceTimersByTimeAsync(100);
+    h.queue.add('ns/ended', 'urgent');
+    await vi.advanceTimersByTimeAsync(100);
+    // Without the reserved worker it would wait for a submission to end (2 s), then go first.
+    expect(done).toEqual([['ns/ended', 110]]);
+    await vi.advanceTimersByTimeAsync(6_000);
+    expect(done).toHaveLength(7); // the reserved worker took no submission: 2 workers x 3 rounds of 2 s
+    expect(Math.max(...done.map(([, t]) => t))).toBe(6_000);
+    h.queue.shutdown();
+    await h.controller.drain();
+  });
 });

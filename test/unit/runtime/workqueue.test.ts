@@ -107,6 +107,30 @@ describe('WorkQueue', () => {
     expect(q.length).toBe(0);
   });
 
+  it('gives a worker that takes only urgent keys nothing else, and wakes it for an urgent key or a key moved up', async () => {
+    const q = queue();
+    let got: string | undefined;
+    const reserved = q.get('urgent').then((k) => (got = k));
+    q.add('submission'); // normal: left for the other workers
+    q.add('progress', 'high');
+    await Promise.resolve();
+    expect(got).toBeUndefined();
+    q.add('ended', 'urgent');
+    await reserved;
+    expect(got).toBe('ended');
+    // A key already queued at normal and moved up reaches a waiting reserved worker at once.
+    const next = q.get('urgent');
+    q.add('submission', 'urgent');
+    expect(await next).toBe('submission');
+    expect(q.length).toBe(1); // 'progress' waits for an ordinary worker
+    expect(await q.get()).toBe('progress');
+    expect(q.length).toBe(0);
+    // An ordinary worker still takes urgent keys first.
+    q.add('n1');
+    q.add('u1', 'urgent');
+    expect(await q.get()).toBe('u1');
+  });
+
   it('reports the wait of a key moved up from when it was moved up, beside its whole wait', async () => {
     let now = 0;
     const waits: [number, string, number][] = [];
