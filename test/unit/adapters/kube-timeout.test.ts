@@ -71,6 +71,31 @@ describe('KubeAdapter against an API server that never answers', () => {
     }
   });
 
+  it('gives up on each event after the deadline, so a hung API server cannot stall the event queue', async () => {
+    const calls: [string, number | 'dropped'][] = [];
+    const warnings: string[] = [];
+    const kube = new KubeAdapter(http, {
+      cached: () => undefined,
+      log: { ...log, warn: (m: string) => void warnings.push(m) },
+      requestTimeoutMs: 300,
+      onApiCall: (what, code) => void calls.push([what, code]),
+    });
+    const started = Date.now();
+    for (const reason of ['A', 'B', 'C']) await kube.event(resource, 'Normal', reason, 'm'); // returns at once
+    expect(Date.now() - started).toBeLessThan(100);
+    while (kube.queuedEvents > 0 || calls.length < 3) {
+      expect(Date.now() - started, 'the queue drains: 3 x 0.3 s, not forever').toBeLessThan(5_000);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 300 - 60);
+    expect(calls).toEqual([
+      ['create_event', 0],
+      ['create_event', 0],
+      ['create_event', 0],
+    ]);
+    expect(warnings).toEqual(['Could not record event', 'Could not record event', 'Could not record event']);
+  });
+
   it('without a deadline the same write is still waiting after 1.5 s', async () => {
     const kube = new KubeAdapter(http, { cached: () => undefined, log });
     const outcome = await Promise.race([
