@@ -73,12 +73,7 @@ export function decide(input: DecideInput): Decision {
     case 'InDoubt':
       return resolveDoubt(ctx, phase);
     case 'Starting':
-      // A job the status still shows as active is one the operator stopped following (phaseOf): the run says
-      // so from now on, whatever the conditions become while the new trigger waits.
-      return start(
-        ctx.st.jobId !== undefined && !isTerminal(ctx.st.state) ? { ...ctx, st: gaveUp(ctx.st, ctx.now) } : ctx,
-        phase,
-      );
+      return start(ctx, phase);
   }
 }
 
@@ -309,7 +304,7 @@ function follow(ctx: Context, phase: Extract<Phase, { kind: 'Following' }>): Dec
   // JobLost stays the marker (Stalled) only for the trigger it served; a newer trigger starts now. Either way
   // the run records that the job is given up: a status that names a missing job as active would otherwise be
   // followed again, and found lost again, on every reconcile, and a newer trigger would never get its job.
-  if (!ctx.serves) return start({ ...ctx, st: gaveUp(st, ctx.now) }, { kind: 'Starting', serves: false });
+  if (!ctx.serves) return start(ctx, { kind: 'Starting', serves: false });
   return ctx.update({
     status: gaveUp(st, ctx.now),
     situation: {
@@ -499,7 +494,11 @@ function run0(st: ExternalCollectionRefreshStatus): RunStatus {
  * The current trigger needs a job. Ensures: never beside another of our resources on the collection, never
  * beside an active foreign job; otherwise one submission, with the highest listed job id as baseline.
  */
-function start(ctx: Context, phase: Extract<Phase, { kind: 'Starting' }>, mode?: SubmitMode): Decision {
+function start(given: Context, phase: Extract<Phase, { kind: 'Starting' }>, mode?: SubmitMode): Decision {
+  // A job the status still shows as active is one the operator stopped following (phaseOf, or a lost job of an
+  // older trigger): the run says so from now on, whatever the conditions become while the new trigger waits.
+  const ctx =
+    given.st.jobId !== undefined && !isTerminal(given.st.state) ? { ...given, st: gaveUp(given.st, given.now) } : given;
   const { input, r, settings } = ctx;
   const how = mode ?? (phase.serves ? 'again' : 'new');
   if (r.spec.suspend) return suspended(ctx, `a refresh (${triggerWords(r, ctx.now)}) is due`);
