@@ -41,6 +41,24 @@ function fakeMilvus(): MilvusPort & { jobs: JobInfo[]; calls: string[]; down: bo
   return m;
 }
 
+/** An observer of resources whose collections are known (so it can list them one by one), polling every second. */
+function perCollectionObserver(
+  milvus: ConstructorParameters<typeof JobObserver>[0],
+  onKey: ConstructorParameters<typeof JobObserver>[1],
+  collections: Record<string, string>,
+): JobObserver {
+  return new JobObserver(
+    milvus,
+    onKey,
+    {
+      pollIntervalMs: 1_000,
+      maxBackoffMs: 60_000,
+      collectionOf: (k) => ({ database: 'default', collection: collections[k]! }),
+    },
+    silentLogger,
+  );
+}
+
 describe('JobObserver', () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -220,16 +238,7 @@ describe('JobObserver', () => {
     };
     const collections: Record<string, string> = { 'ns/r1': 'c1', 'ns/r2': 'c2' };
     const ended: string[] = [];
-    const obs = new JobObserver(
-      milvus,
-      (k, isEnded) => void (isEnded && ended.push(k)),
-      {
-        pollIntervalMs: 1_000,
-        maxBackoffMs: 60_000,
-        collectionOf: (k) => ({ database: 'default', collection: collections[k]! }),
-      },
-      silentLogger,
-    );
+    const obs = perCollectionObserver(milvus, (k, isEnded) => void (isEnded && ended.push(k)), collections);
     obs.watch('ns/r1', endpoint('a'), { jobId: '1' });
     obs.watch('ns/r2', endpoint('a'), { jobId: '2' });
     await vi.advanceTimersByTimeAsync(2_500);
@@ -287,16 +296,7 @@ describe('JobObserver', () => {
     };
     const collections: Record<string, string> = { 'ns/r1': 'c1', 'ns/r2': 'c2' };
     const woken: { key: string; ended: boolean; at: number }[] = [];
-    const obs = new JobObserver(
-      milvus,
-      (key, ended) => woken.push({ key, ended, at: Date.now() }),
-      {
-        pollIntervalMs: 1_000,
-        maxBackoffMs: 60_000,
-        collectionOf: (k) => ({ database: 'default', collection: collections[k]! }),
-      },
-      silentLogger,
-    );
+    const obs = perCollectionObserver(milvus, (key, ended) => woken.push({ key, ended, at: Date.now() }), collections);
     obs.watch('ns/r1', endpoint('a'), { jobId: '1' });
     obs.watch('ns/r2', endpoint('a'), { jobId: '2' });
     await vi.advanceTimersByTimeAsync(2_500);
