@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
 import { RawJobList, decodeLeanList, shareSdkDefinitions } from '../../../src/adapters/milvus-sdk.js';
 
@@ -67,6 +69,24 @@ describe('lean job list', () => {
     expect(lean.indexed).toBe(50);
     const full = codec.responseDeserialize(buf) as { jobs: Record<string, unknown>[] };
     expect(lean.job(jobs[40]!.job_id)).toEqual(full.jobs[40]);
+  });
+
+  it('keeps no Buffer slab alive for the ids it has looked up', () => {
+    // The ids looked up are remembered (the same are looked up every poll). Each lookup here is followed by
+    // other small Buffers, as in the operator, where HTTP/2 and gRPC allocate in between: had the remembered
+    // ids been small Buffers (slices of Node's shared 64 KiB pool), each would keep its slab alive.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const lean = decodeLeanList(buf, codec.responseDeserialize).jobs as RawJobList;
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 3_000; i++) {
+      lean.positions([(900_000_000_000_000_000n + BigInt(i)).toString()]);
+      Buffer.from('x'.repeat(8_000)); // garbage from the shared pool
+    }
+    gc();
+    const retainedMiB = (process.memoryUsage().arrayBuffers - before) / 1024 / 1024;
+    expect(retainedMiB).toBeLessThan(2); // as pool slices, the 3,000 ids kept 37.5 MiB of slabs
   });
 
   it('tells a changed job from an unchanged one by its bytes', () => {
