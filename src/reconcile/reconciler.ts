@@ -2,6 +2,7 @@
  * One reconcile of one ExternalCollectionRefresh: observe, decide (pure), execute. The only place that
  * calls the ports. Level-based: it reads the resource by key and never asks what woke it.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { MAX_MESSAGE, READY, STALLED, conditionsFor, findCondition, truncate } from '../api/conditions.js';
 import { type ExternalCollectionRefresh, type ExternalCollectionRefreshStatus } from '../api/v1alpha1.js';
 import type { Logger } from '../logger.js';
@@ -393,14 +394,7 @@ export function clean(status: ExternalCollectionRefreshStatus): ExternalCollecti
   return JSON.parse(JSON.stringify(status)) as ExternalCollectionRefreshStatus;
 }
 
+/** Equal statuses, whatever the order of their keys (`b` is clean: no undefined field, as a parsed status). */
 function sameStatus(a: ExternalCollectionRefreshStatus | undefined, b: ExternalCollectionRefreshStatus): boolean {
-  return canonical(a ?? {}) === canonical(b);
-}
-
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, value: unknown) =>
-    value && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([x], [y]) => x.localeCompare(y)))
-      : value,
-  );
+  return isDeepStrictEqual(a ?? {}, b);
 }
