@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { type MilvusEmulator, startEmulator } from 'milvus-refresh-emulator';
+import { loadConfig } from '../src/config.js';
 import { parseDurationMs } from '../src/util/duration.js';
 import { type ControlPlane, freePort, startControlPlane } from './control-plane.js';
 import { RawKube, type WatchEvent, inParallel } from './kube-raw.js';
@@ -38,6 +39,8 @@ import { REPO_ROOT } from './paths.js';
 
 const execFileAsync = promisify(execFile);
 const POLL_MS = 1_000;
+/** The operator's client rate limit: its defaults (the benchmark sets neither flag). */
+const KUBE = loadConfig([], {})!;
 const PROGRESS_INTERVAL_MS = 10_000;
 const LONG_JOB_MS = 35_000;
 const NS = 'bench';
@@ -355,12 +358,13 @@ async function main(): Promise<void> {
     const listed = await admin.call<{ metadata: { resourceVersion: string } }>('GET', `${ECR_PATH}?limit=1`);
     const completedAt = new Map<string, { at: number; jobId: string }>();
     const writesPerSecond = new Map<number, number>();
+    let countWrites = true; // until the raw floor's own writes begin
     const longWrites: { at: number; progress: number; state: string }[] = [];
     const watch = admin.watch(ECR_PATH, listed.metadata.resourceVersion, (ev: WatchEvent) => {
       if (ev.type !== 'MODIFIED') return;
       const now = Date.now();
       const second = Math.floor(now / 1000);
-      writesPerSecond.set(second, (writesPerSecond.get(second) ?? 0) + 1);
+      if (countWrites) writesPerSecond.set(second, (writesPerSecond.get(second) ?? 0) + 1);
       const name = ev.object.metadata?.name ?? '';
       const st = (ev.object.status ?? {}) as { state?: string; jobId?: string; progress?: number };
       if (name === 'long') longWrites.push({ at: now, progress: st.progress ?? -1, state: st.state ?? '' });
@@ -511,6 +515,7 @@ async function main(): Promise<void> {
 
     // The raw floor: the operator's number of status merge patches, its concurrency, the same objects.
     log(`raw floor: ${statusWrites} status merge patches with ${workers} at once`);
+    countWrites = false; // the write rate is the operator's (this watch sees the floor's writes too)
     const rv = new Map<string, string>();
     const page = await asOperator.call<{ items: { metadata: { name: string; resourceVersion: string } }[] }>(
       'GET',
@@ -720,7 +725,12 @@ function report(r: Results, record: boolean): void {
       `--progress-interval ${PROGRESS_INTERVAL_MS / 1000} s`,
       r.longJobMinProgressGapSeconds >= PROGRESS_INTERVAL_MS / 1000 - 0.5,
     ],
-    ['highest write rate', `${r.maxWritesPerSecond}/s`, 'bounded by --kube-api-qps (default 200, burst 400)', true],
+    [
+      'highest write rate',
+      `${r.maxWritesPerSecond}/s`,
+      `at most --kube-api-qps + --kube-api-burst in a second (${KUBE.kubeApiQps} + ${KUBE.kubeApiBurst})`,
+      r.maxWritesPerSecond <= KUBE.kubeApiQps + KUBE.kubeApiBurst,
+    ],
     ['workload-low requests rejected by APF', `${r.workloadLowRejected}`, 'target 0', r.workloadLowRejected === 0],
     [
       'peak RSS (whole run)',
