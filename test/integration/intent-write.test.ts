@@ -3,12 +3,37 @@
  * every status write of one resource that records a run's intent. The refusal must show in its conditions
  * and events, and the collection's claim must go back so another resource on the same collection completes.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectl, kubectlOk } from '../support/kubectl.js';
 import { SPEC, TestEnv, condition } from '../support/env.js';
 
 const env = new TestEnv('intent');
 const POLICY = `${env.namespace}-refuse-intent`;
+
+/** Waits until a probe run intent on `blocked` is refused by the policy (a probe that passes is taken back). */
+async function policyEnforced(): Promise<void> {
+  const patch = (status: unknown) =>
+    kubectl(env.kubeconfig, [
+      '-n',
+      env.namespace,
+      'patch',
+      'externalcollectionrefresh',
+      'blocked',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status }),
+    ]);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const probe = await patch({ run: { trigger: 'probe' } });
+    if (probe.code !== 0 && probe.stderr.includes('test policy refuses')) return;
+    if (probe.code === 0) await patch({ run: null });
+    if (Date.now() > deadline) throw new Error(`the policy was not enforced within 30 s: ${probe.stderr}`);
+    await sleep(200);
+  }
+}
 
 describe('a refused intent write', () => {
   beforeAll(async () => {
@@ -62,9 +87,11 @@ describe('a refused intent write', () => {
 
   it('shows the refusal as StatusWriteFailed and lets another resource on the collection complete', async () => {
     await env.applyRefresh('blocked', { collectionName: 'shared' });
+    // The API server enforces a new policy only once its informer has it: had the operator's first intent
+    // write come before that, it would pass and the run would go on (a CI run saw RefreshSubmitted here).
+    await policyEnforced();
     const operator = env.startOperator();
     await operator.waitForLog(/Controller started/);
-    // The policy takes a moment to be enforced; the operator retries with backoff meanwhile.
     const blocked = await env.waitForReason('blocked', 'StatusWriteFailed', 60_000);
     expect(condition(blocked, 'Stalled')).toMatchObject({ status: 'True', reason: 'StatusWriteFailed' });
     expect(condition(blocked, 'Ready')?.status).toBe('False');
