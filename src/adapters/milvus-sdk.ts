@@ -18,10 +18,16 @@
  *    through winston, which formats a line (colours, timestamp, printf) before its transport drops it for
  *    its level; the SDK logger's level methods return at once when their level is off.
  *
- * All are installed once, by the Milvus adapter, after the SDK is loaded. Other users of the SDK in the
- * same process get the same (memoised) definitions and the SDK's usual list.
+ * 4. **No Parquet library until something writes Parquet.** The SDK's index loads its bulk writer, whose
+ *    Parquet library (`@shanghaikid/parquetjs`) is 101 of the SDK's 481 modules: about 9 MiB of RSS and
+ *    6 MiB of heap in every operator that talks to Milvus, for a feature the operator never uses. The SDK is
+ *    given a stand-in that loads the library on its first use ({@link loadSdk}).
+ *
+ * 1-3 are installed once, by the Milvus adapter, after the SDK is loaded; 4 before. Other users of the SDK in
+ * the same process get the same (memoised) definitions, the SDK's usual list and a working bulk writer.
  */
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
@@ -48,9 +54,57 @@ type SdkLogger = Record<string, unknown> & { isLevelEnabled(level: string): bool
 
 let installed = false;
 
+const SDK = '@zilliz/milvus2-sdk-node';
+
+/**
+ * Libraries the SDK requires at import only for features the operator does not use, by the SDK file that
+ * requires them (relative to the SDK's main file).
+ */
+const DEFERRED: readonly { requiredBy: string; id: string }[] = [
+  { requiredBy: 'bulkwriter/ParquetFormatter.js', id: '@shanghaikid/parquetjs' },
+];
+
+/**
+ * The SDK, loaded with each {@link DEFERRED} library replaced by a stand-in (in the module cache, which Node
+ * documents as writable) that loads the real library on the first property read. Once the SDK is loaded,
+ * this returns it as it is.
+ */
+export function loadSdk<T>(): T {
+  const main = require.resolve(SDK);
+  if (!require.cache[main]) for (const d of DEFERRED) deferModule(join(dirname(main), d.requiredBy), d.id);
+  return require(SDK) as T;
+}
+
+function deferModule(requiredBy: string, id: string): void {
+  const load = createRequire(requiredBy);
+  let path: string;
+  try {
+    path = load.resolve(id);
+  } catch {
+    return; // not installed: the SDK's own require reports it, as it would without this
+  }
+  if (require.cache[path]) return;
+  let real: object | undefined;
+  const target = (): object => {
+    if (real === undefined) {
+      delete require.cache[path];
+      real = load(id) as object;
+    }
+    return real;
+  };
+  const standIn = new Module(path);
+  standIn.filename = path;
+  standIn.loaded = true;
+  standIn.exports = new Proxy(
+    {},
+    { get: (_, key): unknown => Reflect.get(target(), key), has: (_, key) => Reflect.has(target(), key) },
+  );
+  require.cache[path] = standIn;
+}
+
 function sdkModules(): SdkModules {
   // Resolve every module from the SDK's own location: the same instances the SDK uses.
-  const sdkMain = require.resolve('@zilliz/milvus2-sdk-node');
+  const sdkMain = require.resolve(SDK);
   const fromSdk = createRequire(sdkMain);
   const json = fromSdk('./proto-json/milvus') as { default?: unknown };
   return {
@@ -67,7 +121,7 @@ function sdkModules(): SdkModules {
 export function shareSdkDefinitions(): void {
   if (installed) return;
   installed = true;
-  require('@zilliz/milvus2-sdk-node'); // the SDK's module graph must be complete before it is wrapped
+  loadSdk(); // the SDK's module graph must be complete before it is wrapped
   const m = sdkModules();
 
   for (const level of ['error', 'warn', 'info', 'debug']) {

@@ -3,7 +3,6 @@
  * TLS. Every answer's in-band status is checked, the SDK's masking of UNIMPLEMENTED (an empty success) is
  * detected, job ids stay strings, and no secret the operator sent survives in an error message.
  */
-import { createRequire } from 'node:module';
 import type * as MilvusSdk from '@zilliz/milvus2-sdk-node';
 import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { RefreshState } from '../api/v1alpha1.js';
@@ -14,7 +13,7 @@ import { type JobInfo, MilvusCallError, type MilvusFailure, type MilvusFailureKi
 import { extfsSecrets, secretForms } from '../util/scrub.js';
 import { type Status, classifyStatus, classifyThrown } from './milvus-errors.js';
 import { dropIpServerNames } from './tls-ip-servername.js';
-import { LEAN_JOB_LIST, RawJobList, shareSdkDefinitions } from './milvus-sdk.js';
+import { LEAN_JOB_LIST, RawJobList, loadSdk, shareSdkDefinitions } from './milvus-sdk.js';
 import { type JobSnapshot, snapshotOf } from '../runtime/observer.js';
 
 /** Observes each RPC (metrics). */
@@ -213,12 +212,12 @@ export class MilvusClients implements MilvusPort {
 let loaded: typeof MilvusSdk | undefined;
 
 /**
- * The SDK, loaded when the first Milvus client is made: it is about 50 MiB of code and definitions, which an
+ * The SDK, loaded when the first Milvus client is made: it is about 40 MiB of code and definitions, which an
  * operator whose resources are all settled (after a restart, say) never needs.
  */
 function sdk(): typeof MilvusSdk {
   if (!loaded) {
-    loaded = createRequire(import.meta.url)('@zilliz/milvus2-sdk-node') as typeof MilvusSdk;
+    loaded = loadSdk<typeof MilvusSdk>();
     dropIpServerNames();
     shareSdkDefinitions();
   }
