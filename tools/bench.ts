@@ -374,8 +374,17 @@ async function main(): Promise<void> {
 
     // The operator, started after the resources exist.
     const tlsCountFile = join(mkdtempSync(join(tmpdir(), 'ecr-bench-')), 'tls.json');
-    // BENCH_OPERATOR_NODE_FLAGS: extra Node flags for this operator (say --cpu-prof --cpu-prof-dir=/tmp/p).
-    const op = await spawnOperator(sa.path, workerArgs, { ECR_TLS_COUNT_FILE: tlsCountFile }, [
+    // BENCH_OPERATOR_NODE_FLAGS: extra Node flags for this operator (say --cpu-prof --cpu-prof-dir=/tmp/p);
+    // BENCH_OPERATOR_ENV: extra environment for it, NAME=value pairs separated by spaces (say an allocator in
+    // LD_PRELOAD). Neither reaches the other processes the benchmark starts.
+    const extraEnv = Object.fromEntries(
+      (process.env.BENCH_OPERATOR_ENV?.split(' ').filter(Boolean) ?? []).map((kv) => {
+        const at = kv.indexOf('=');
+        if (at < 1) throw new Error(`BENCH_OPERATOR_ENV: '${kv}' is not NAME=value`);
+        return [kv.slice(0, at), kv.slice(at + 1)];
+      }),
+    );
+    const op = await spawnOperator(sa.path, workerArgs, { ...extraEnv, ECR_TLS_COUNT_FILE: tlsCountFile }, [
       '--import',
       join(REPO_ROOT, 'dist-tools', 'tools', 'tls-count.js'),
       ...(process.env.BENCH_OPERATOR_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
