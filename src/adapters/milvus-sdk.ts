@@ -169,6 +169,11 @@ function leanService(m: SdkModules, serviceName: string, options: Record<string,
   return serviceName.split('.').reduce<unknown>((o, part) => (o as Record<string, unknown>)[part], grpcObject);
 }
 
+/** A buffer this large is never a slice of Node's shared pool (slices under half of Buffer.poolSize). */
+const OWN_BUFFER_MIN_BYTES = Math.max(64 * 1024, Buffer.poolSize);
+/** gRPC's length-prefixed message framing: a compression flag and a 4-byte length before each message. */
+const GRPC_FRAME_HEADER_BYTES = 5;
+
 // Field numbers of milvus.proto (ListRefreshExternalCollectionJobsResponse, RefreshExternalCollectionJobInfo).
 const RESPONSE_JOBS = 2;
 const JOB_ID = 1;
@@ -183,6 +188,7 @@ export class RawJobList {
   /** Per job, its job_id varint [start, end), known for the first `indexed` jobs. */
   private readonly idRanges: Uint32Array;
   private indexedJobs = 0;
+  private released = false;
 
   constructor(
     private readonly buf: Buffer,
@@ -210,8 +216,32 @@ export class RawJobList {
     return `[${this.length} jobs]`;
   }
 
+  /**
+   * Frees the answer's bytes now, when they are a buffer of their own, instead of at some later full garbage
+   * collection; the list must not be read after (reading it throws). gRPC assembles each large message into a
+   * buffer of its own (after a 5-byte frame header). An all-jobs answer of 24,000 jobs is 4 MB, one per
+   * endpoint per poll; dropped, it is external memory that V8 frees only with the JavaScript object holding
+   * it, and that object, kept over a poll, is often already in the old generation: dead answers piled up to
+   * 65 MiB at 10,000 resources. A small answer may share its memory with other buffers: it is left alone.
+   */
+  release(): void {
+    this.released = true;
+    const { buf } = this;
+    if (
+      buf.byteLength >= OWN_BUFFER_MIN_BYTES &&
+      buf.byteOffset <= GRPC_FRAME_HEADER_BYTES &&
+      buf.byteOffset + buf.byteLength === buf.buffer.byteLength
+    )
+      (buf.buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
+  }
+
+  private readable(): void {
+    if (this.released) throw new Error('RawJobList read after release()');
+  }
+
   /** The jobs' ids (decimal strings), in list order. */
   get ids(): string[] {
+    this.readable();
     this.indexTo(this.length);
     const out: string[] = [];
     for (let i = 0; i < this.length; i++)
@@ -237,6 +267,7 @@ export class RawJobList {
       else wanted.set(k, [{ id, bytes }]);
       distinct += 1;
     }
+    this.readable();
     const found = new Map<string, number>();
     const { buf, idRanges } = this;
     for (let i = 0; i < this.length && found.size < distinct; i++) {
@@ -292,6 +323,7 @@ export class RawJobList {
   }
 
   private decodeAt(positions: number[]): Record<string, unknown>[] {
+    this.readable();
     if (positions.length === 0) return [];
     // A response holding only these jobs, decoded by the SDK's own decoder.
     const parts: Buffer[] = [];

@@ -95,6 +95,7 @@ export class MilvusClients implements MilvusPort {
         size: jobs.length,
         fingerprints: (ids) => jobs.fingerprints(ids),
         jobs: (ids) => new Map([...jobs.jobs(ids)].map(([id, wire]) => [id, toJobInfo(wire as WireJob)])),
+        release: () => jobs.release(),
       };
     }
     return snapshotOf(jobs.map(toJobInfo));

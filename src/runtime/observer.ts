@@ -30,6 +30,8 @@ export interface JobSnapshot {
   fingerprints(jobIds: string[]): Map<string, string>;
   /** The listed jobs among `jobIds`, decoded. */
   jobs(jobIds: string[]): Map<string, JobInfo>;
+  /** Frees the answer's memory now; the snapshot is not read after. */
+  release?(): void;
 }
 
 /** What the observer needs from Milvus: the port's list, and optionally a cheaper indexed form of it. */
@@ -197,7 +199,7 @@ export class JobObserver {
     state.running = true;
     state.timer = undefined;
     const pollStarted = this.now();
-    let lookup: ((w: Watcher) => JobSnapshot) | undefined;
+    let lookup: Lookup | undefined;
     try {
       if (!this.anyActive(state)) {
         // Every watched job has ended: nothing Milvus could say changes them. Wait for new watches.
@@ -225,7 +227,10 @@ export class JobObserver {
     }
     if (this.endpoints.get(endpointKey) !== state) return; // released meanwhile
     const now = this.now();
-    if (lookup) this.refresh(state, lookup);
+    if (lookup) {
+      this.refresh(state, lookup.find);
+      lookup.release();
+    }
     for (const key of state.keys) {
       const w = this.watchers.get(key);
       if (w) this.deliver(state, key, w, now);
@@ -331,7 +336,7 @@ export class JobObserver {
   }
 
   /** Lists the endpoint by its cheaper strategy; resolves with where each watcher finds its job. */
-  private async list(state: EndpointState): Promise<(w: Watcher) => JobSnapshot> {
+  private async list(state: EndpointState): Promise<Lookup> {
     const groups = this.collectionGroups(state);
     state.strategy = chooseListStrategy({
       collections: groups?.lists.size,
@@ -343,7 +348,12 @@ export class JobObserver {
       const answers = await this.listCollections(state, groups.lists);
       if (answers) {
         state.pollsSinceAll += 1;
-        return (w) => answers.get(groups.of.get(w) ?? '') ?? EMPTY;
+        return {
+          find: (w) => answers.get(groups.of.get(w) ?? '') ?? EMPTY,
+          release: () => {
+            for (const answer of answers.values()) answer.release?.();
+          },
+        };
       }
       state.strategy = 'all'; // a collection could not be listed on its own (dropped, renamed): list them all
     }
@@ -354,7 +364,7 @@ export class JobObserver {
     state.costs.allJobs = snapshot.size;
     state.pollsSinceAll = 0;
     this.options.onList?.('all', ms / 1000);
-    return () => snapshot;
+    return { find: () => snapshot, release: () => snapshot.release?.() };
   }
 
   /** Watchers grouped by (database, collection); undefined when some watcher's collection is unknown. */
@@ -421,6 +431,12 @@ export class JobObserver {
     if (this.milvus.listSnapshot) return this.milvus.listSnapshot(endpoint, collection);
     return snapshotOf(await this.milvus.listJobs(endpoint, collection));
   }
+}
+
+/** Where each watcher finds its job after a poll's lists, and how to free those answers once read. */
+interface Lookup {
+  find: (w: Watcher) => JobSnapshot;
+  release: () => void;
 }
 
 /** One collection to list, and the resources whose jobs it holds. */

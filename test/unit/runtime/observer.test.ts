@@ -311,4 +311,32 @@ describe('JobObserver', () => {
     expect(obs.view('ns/r1')?.job?.state).toBe('RefreshCompleted');
     obs.stop();
   });
+
+  it('frees each poll’s answer once it has read it, before the next poll', async () => {
+    const events: string[] = [];
+    let polls = 0;
+    const milvus = {
+      listJobs: () => Promise.reject(new Error('not used: listSnapshot is')),
+      listSnapshot: () => {
+        const n = ++polls;
+        const jobs = new Map([['1', job('1', n < 3 ? 'RefreshInProgress' : 'RefreshCompleted', 10 * n)]]);
+        return Promise.resolve({
+          size: jobs.size,
+          fingerprints: (ids: string[]) => {
+            events.push(`read ${n}`);
+            return new Map(ids.filter((id) => jobs.has(id)).map((id) => [id, JSON.stringify(jobs.get(id))]));
+          },
+          jobs: (ids: string[]) => new Map(ids.filter((id) => jobs.has(id)).map((id) => [id, jobs.get(id)!])),
+          release: () => events.push(`release ${n}`),
+        });
+      },
+    };
+    const obs = new JobObserver(milvus, () => undefined, { pollIntervalMs: 1_000, maxBackoffMs: 60_000 }, silentLogger);
+    obs.watch('ns/r', endpoint('a'), { jobId: '1' });
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect(events).toEqual(['read 1', 'release 1', 'read 2', 'release 2', 'read 3', 'release 3']);
+    expect(obs.view('ns/r')?.job?.state).toBe('RefreshCompleted'); // what was read before the release stays
+    expect(obs.view('ns/r')?.job?.progress).toBe(30);
+    obs.stop();
+  });
 });
