@@ -151,7 +151,8 @@ describe('releasing a lean job list', () => {
     const message = codec.responseSerialize({ status, jobs });
     const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]); // gRPC's frame header, then the message
     const lean = decodeLeanList(framed.subarray(5), codec.responseDeserialize).jobs as RawJobList;
-    expect(lean.job(jobs[5]!.job_id)).toEqual(codec.responseDeserialize(message).jobs[5]);
+    const full = codec.responseDeserialize(message) as { jobs: Record<string, unknown>[] };
+    expect(lean.job(jobs[5]!.job_id)).toEqual(full.jobs[5]);
     expect(framed.buffer.byteLength).toBeGreaterThan(150_000);
     lean.release();
     expect(framed.buffer.byteLength).toBe(0); // detached: its memory is returned now, not at a later collection
