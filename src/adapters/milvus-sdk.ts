@@ -255,6 +255,7 @@ export class RawJobList {
    * job; it ends when every id was found.
    */
   positions(jobIds: Iterable<string>): Map<string, number> {
+    this.readable();
     const wanted = new Map<number, { id: string; bytes: readonly number[] }[]>();
     let distinct = 0;
     for (const id of jobIds) {
@@ -267,7 +268,6 @@ export class RawJobList {
       else wanted.set(k, [{ id, bytes }]);
       distinct += 1;
     }
-    this.readable();
     const found = new Map<string, number>();
     const { buf, idRanges } = this;
     for (let i = 0; i < this.length && found.size < distinct; i++) {

@@ -229,7 +229,7 @@ export class JobObserver {
     const now = this.now();
     if (lookup) {
       this.refresh(state, lookup.find);
-      lookup.release();
+      lookup.release?.();
     }
     for (const key of state.keys) {
       const w = this.watchers.get(key);
@@ -348,12 +348,8 @@ export class JobObserver {
       const answers = await this.listCollections(state, groups.lists);
       if (answers) {
         state.pollsSinceAll += 1;
-        return {
-          find: (w) => answers.get(groups.of.get(w) ?? '') ?? EMPTY,
-          release: () => {
-            for (const answer of answers.values()) answer.release?.();
-          },
-        };
+        // Each answer was taken as it arrived (takeAnswer, which dropped it): nothing is left to release.
+        return { find: (w) => answers.get(groups.of.get(w) ?? '') ?? EMPTY };
       }
       state.strategy = 'all'; // a collection could not be listed on its own (dropped, renamed): list them all
     }
@@ -433,10 +429,10 @@ export class JobObserver {
   }
 }
 
-/** Where each watcher finds its job after a poll's lists, and how to free those answers once read. */
+/** Where each watcher finds its job after a poll's lists, and how to free an answer still held once read. */
 interface Lookup {
   find: (w: Watcher) => JobSnapshot;
-  release: () => void;
+  release?: () => void;
 }
 
 /** One collection to list, and the resources whose jobs it holds. */
