@@ -36,6 +36,7 @@ import { type ControlPlane, freePort, startControlPlane } from './control-plane.
 import { RawKube, type WatchEvent, inParallel } from './kube-raw.js';
 import { writeTokenKubeconfig } from './kubeconfig.js';
 import { REPO_ROOT } from './paths.js';
+import { productionStart } from './production-start.js';
 
 const execFileAsync = promisify(execFile);
 const POLL_MS = 1_000;
@@ -138,30 +139,6 @@ function percentile(values: number[], p: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/**
- * How the image starts the operator: the Node flags of the Dockerfile's ENTRYPOINT (between the node binary
- * and dist/main.js) and the run stage's ENV. Every operator this benchmark starts runs with exactly these, so
- * what is measured is the production start command (deploy/ and the chart use the image's ENTRYPOINT).
- */
-export function productionStart(dockerfile = join(REPO_ROOT, 'Dockerfile')): {
-  nodeFlags: string[];
-  env: Record<string, string>;
-} {
-  const lines = readFileSync(dockerfile, 'utf8')
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-  const runStage = lines.slice(lines.findLastIndex((l) => l.startsWith('FROM ')));
-  const entrypoint = JSON.parse(runStage.find((l) => l.startsWith('ENTRYPOINT '))!.slice(11)) as string[];
-  const env: Record<string, string> = {};
-  for (const l of runStage.filter((x) => x.startsWith('ENV '))) {
-    const [, name, value] = /^ENV\s+([^=\s]+)[=\s](.*)$/.exec(l) ?? [];
-    if (name) env[name] = value!.trim();
-  }
-  return { nodeFlags: entrypoint.slice(1, entrypoint.indexOf('dist/main.js')), env };
 }
 
 /** An operator process with the ServiceAccount's kubeconfig and its own metrics port. */
