@@ -47,6 +47,8 @@ export interface OperatorConfig {
   renewDeadlineMs: number;
   retryPeriodMs: number;
   /** "" disables. */
+  /** Growth of array buffers or heap, in MiB, after which memory is reclaimed (0: never). */
+  memoryReclaimMiB: number;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   logLevel: LogLevel;
@@ -107,6 +109,10 @@ Usage: node dist/main.js [flags]   (npm start -- [flags])
   --leader-elect-lease-duration <d>   how long a lease holds without renewal (default 15s)
   --leader-elect-renew-deadline <d>   how long the leader keeps trying to renew (default 10s)
   --leader-elect-retry-period <d>     how often to try (default 2s)
+  --memory-reclaim-mib <n>            when the received-data buffers or the heap have grown this many MiB, run a
+                                      full garbage collection and give freed memory back to the system, at most
+                                      once a second; needs node --expose-gc, as the image starts it (default 16;
+                                      0: never)
   --metrics-bind-address <addr>       Prometheus /metrics (default :8080; "0" disables)
   --health-probe-bind-address <addr>  /healthz and /readyz (default :8081; "0" disables)
   --log-level <level>                 debug, info, warn or error (default info)
@@ -148,6 +154,7 @@ const FLAGS = {
   'leader-elect-lease-duration': { type: 'string', default: '15s' },
   'leader-elect-renew-deadline': { type: 'string', default: '10s' },
   'leader-elect-retry-period': { type: 'string', default: '2s' },
+  'memory-reclaim-mib': { type: 'string', default: '16' },
   'metrics-bind-address': { type: 'string', default: ':8080' },
   'health-probe-bind-address': { type: 'string', default: ':8081' },
   'log-level': { type: 'string', default: 'info' },
@@ -238,6 +245,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     leaseDurationMs: duration('leader-elect-lease-duration', 1_000),
     renewDeadlineMs: duration('leader-elect-renew-deadline', 500),
     retryPeriodMs: duration('leader-elect-retry-period', 100),
+    memoryReclaimMiB: integer('memory-reclaim-mib', 0, 4096),
     metricsBindAddress: bind('metrics-bind-address'),
     healthProbeBindAddress: bind('health-probe-bind-address'),
     logLevel: logLevel as LogLevel,

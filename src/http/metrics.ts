@@ -129,6 +129,17 @@ export class Metrics {
     help: 'Progress-only status writes held back until --progress-interval had passed',
     registers: [this.registry],
   });
+  readonly memoryReclaims = new Counter({
+    name: 'milvus_refresh_memory_reclaims_total',
+    help: 'Full garbage collections the operator ran to give memory back, per trigger (buffers: received data; heap: a grown heap)',
+    labelNames: ['trigger'],
+    registers: [this.registry],
+  });
+  readonly memoryReclaimTime = new Counter({
+    name: 'milvus_refresh_memory_reclaim_seconds_total',
+    help: 'Time spent in those collections',
+    registers: [this.registry],
+  });
   readonly queueWait = new Histogram({
     name: 'milvus_refresh_queue_wait_seconds',
     help: 'Time a key waited in the work queue at the priority it was handed out at (urgent: Milvus reported the job ended; high: Milvus reported another change)',

@@ -24,6 +24,7 @@ import { Claims } from './claims.js';
 import { Controller } from './controller.js';
 import { EndpointGate } from './endpoint-gate.js';
 import { LeaderElector } from './leader-election.js';
+import { MemoryReclaimer, exposedGc, loadMallocTrim } from './memory-reclaim.js';
 import { JobObserver } from './observer.js';
 import { WorkQueue } from './workqueue.js';
 import { WriteThrottle } from './write-throttle.js';
@@ -49,6 +50,7 @@ export class Manager {
   private readonly observer: JobObserver;
   private readonly controller: Controller;
   private readonly elector: LeaderElector | undefined;
+  private readonly reclaimer: MemoryReclaimer | undefined;
   private readonly claims = new Claims();
   private readonly hooks: ManagerHooks;
   private readonly servers: Server[] = [];
@@ -83,6 +85,7 @@ export class Manager {
       scheduled: () => scheduledResources(this.informer.list(), Date.now()),
     });
     const m = this.metrics;
+    this.reclaimer = memoryReclaimer(config.memoryReclaimMiB, log, m);
     const controllerName = m.controller;
     const q = { name: controllerName };
     this.queue = new WorkQueue({
@@ -220,6 +223,7 @@ export class Manager {
   /** Serves probes and metrics, waits for leadership if configured, then runs the controller. */
   async start(): Promise<void> {
     const c = this.config;
+    this.reclaimer?.start();
     if (c.metricsBindAddress) {
       const { server, port } = await serve(c.metricsBindAddress, { registry: this.metrics.registry });
       this.servers.push(server);
@@ -277,10 +281,32 @@ export class Manager {
       await this.elector?.release();
       await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
       await this.http.close();
+      this.reclaimer?.stop();
       this.log.info('Stopped');
     })();
     return this.stopping;
   }
+}
+
+/** The memory reclaimer of --memory-reclaim-mib, when it is on and Node exposes gc (--expose-gc). */
+function memoryReclaimer(mib: number, log: Logger, m: Metrics): MemoryReclaimer | undefined {
+  if (mib === 0) return undefined;
+  const collect = exposedGc();
+  if (!collect) {
+    log.info('Memory reclaim is off: node was started without --expose-gc (the image starts it with it)');
+    return undefined;
+  }
+  const trim = loadMallocTrim(log);
+  log.info('Memory reclaim', { stepMiB: mib, returnsFreedCHeap: trim !== undefined });
+  return new MemoryReclaimer({
+    stepBytes: mib * 2 ** 20,
+    collect,
+    ...(trim ? { trim } : {}),
+    onReclaim: (trigger, seconds) => {
+      m.memoryReclaims.inc({ trigger });
+      m.memoryReclaimTime.inc(seconds);
+    },
+  });
 }
 
 /** How many resources have each condition True, per reason (metrics). */
