@@ -95,6 +95,8 @@ interface Results {
   naiveVsOperatorLists: number;
   strategies: string[];
   apiServerTlsConnections: number;
+  /** Full collections the operator's memory reclaim ran in the burst, per trigger, and their time. */
+  memoryReclaims: { buffers: number; heap: number; seconds: number };
   workloadLowRejected: number;
   eventsDropped: number;
 }
@@ -389,6 +391,12 @@ async function main(): Promise<void> {
     await sleep(2_000); // the last writes and lists settle
 
     const statusWrites = await metric(op.metricsPort, 'milvus_refresh_status_writes_total');
+    const opMetrics = await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text();
+    const memoryReclaims = {
+      buffers: metricIn(opMetrics, 'milvus_refresh_memory_reclaims_total', 'trigger="buffers"'),
+      heap: metricIn(opMetrics, 'milvus_refresh_memory_reclaims_total', 'trigger="heap"'),
+      seconds: round(metricIn(opMetrics, 'milvus_refresh_memory_reclaim_seconds_total'), 2),
+    };
     const burstRpcs = emulators.flatMap((x, i) => x.rpcs().slice(rpcs0[i]));
     const listAll = burstRpcs.filter((c) => c.method === 'ListRefreshExternalCollectionJobs' && !c.collection);
     const observerAll = await metric(op.metricsPort, 'milvus_refresh_observer_lists_total', 'strategy="all"');
@@ -593,6 +601,7 @@ async function main(): Promise<void> {
       naiveVsOperatorLists: round(naive.calls / Math.max(1, observerAll + observerCollection)),
       strategies,
       apiServerTlsConnections: tls,
+      memoryReclaims,
       workloadLowRejected,
       eventsDropped,
     };
@@ -770,6 +779,11 @@ function report(r: Results, record: boolean): void {
   console.log(`\nList strategy per endpoint: ${r.strategies.join('; ')}`);
   console.log(
     `TLS connections to the API server: ${r.apiServerTlsConnections}; events dropped in the burst: ${r.eventsDropped}`,
+  );
+  const mr = r.memoryReclaims;
+  console.log(
+    `Memory reclaims in the burst (--memory-reclaim-mib): ${mr.buffers + mr.heap} full collections ` +
+      `(${mr.buffers} for received buffers, ${mr.heap} for heap growth), ${mr.seconds} s of the operator's CPU`,
   );
   if (baseline.resources === r.resources) {
     const keys: (keyof Results)[] = [
