@@ -40,8 +40,9 @@ EXPOSE 8080 8081
 # (without these, a burst of 1,000 resources ran no full collection until the heap held 138 MiB, three times
 # its live data, and V8 kept the pages); two glibc malloc arenas instead of eight per core (HTTP/2, TLS and
 # gRPC buffers otherwise leave freed memory in many arenas). --expose-gc lets the operator's memory reclaim
-# (--memory-reclaim-mib, src/runtime/memory-reclaim.ts) run full collections: Node frees received HTTP/2
-# data only in those. It returns freed C heap pages with glibc's malloc_trim through node:ffi, which Node 26
-# marks experimental: --disable-warning keeps that notice out of the logs.
+# (--memory-reclaim-mib, off by default: it costs CPU; src/runtime/memory-reclaim.ts) run full collections,
+# the only ones in which Node frees received HTTP/2 data, so it can be turned on without another image. It
+# returns freed C heap pages with glibc's malloc_trim through node:ffi, which Node 26 marks experimental:
+# --disable-warning keeps that notice out of the logs.
 ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--initial-old-space-size=32", "--heap-growing-percent=100", "--expose-gc", "--disable-warning=ExperimentalWarning", "dist/main.js"]

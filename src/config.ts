@@ -111,8 +111,9 @@ Usage: node dist/main.js [flags]   (npm start -- [flags])
   --leader-elect-retry-period <d>     how often to try (default 2s)
   --memory-reclaim-mib <n>            when the received-data buffers or the heap have grown this many MiB, run a
                                       full garbage collection and give freed memory back to the system, at most
-                                      once a second; needs node --expose-gc, as the image starts it (default 16;
-                                      0: never)
+                                      once a second: a lower peak for more CPU (docs/scale.md: 16 took a burst of
+                                      10,000 from 257 to 216 MiB for 15-60% more CPU); needs node --expose-gc,
+                                      as the image starts it (default 0: never)
   --metrics-bind-address <addr>       Prometheus /metrics (default :8080; "0" disables)
   --health-probe-bind-address <addr>  /healthz and /readyz (default :8081; "0" disables)
   --log-level <level>                 debug, info, warn or error (default info)
@@ -154,7 +155,7 @@ const FLAGS = {
   'leader-elect-lease-duration': { type: 'string', default: '15s' },
   'leader-elect-renew-deadline': { type: 'string', default: '10s' },
   'leader-elect-retry-period': { type: 'string', default: '2s' },
-  'memory-reclaim-mib': { type: 'string', default: '16' },
+  'memory-reclaim-mib': { type: 'string', default: '0' },
   'metrics-bind-address': { type: 'string', default: ':8080' },
   'health-probe-bind-address': { type: 'string', default: ':8081' },
   'log-level': { type: 'string', default: 'info' },

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
     [['--submit-grace=5s', '--rpc-timeout=10s'], '--submit-grace must be longer than --rpc-timeout'],
     [['--watch-inactivity-timeout=1s'], '--watch-inactivity-timeout: 1s is below the minimum of 10000ms'],
     [['--foreign-job-recheck=later'], '--foreign-job-recheck: "later" is not a duration'],
+    [['--memory-reclaim-mib=-1'], '--memory-reclaim-mib: "-1" must be an integer from 0 to 4096'],
   ])('rejects %j naming the flag', (argv, message) => {
     expect(() => loadConfig(argv, {})).toThrow(ConfigError);
     expect(() => loadConfig(argv, {})).toThrow(message);
@@ -48,6 +49,8 @@ describe('loadConfig', () => {
       watchBackoffMaxMs: 30_000,
       watchInactivityTimeoutMs: 150_000,
     });
+    expect(c.memoryReclaimMiB).toBe(0); // off unless asked for: it costs CPU (docs/scale.md, fifth round)
+    expect(loadConfig([], { ECR_MEMORY_RECLAIM_MIB: '16' })!.memoryReclaimMiB).toBe(16);
     expect(loadConfig(['--poll-interval=1s'], {})!.foreignJobRecheckMs).toBe(4_000);
     expect(loadConfig(['--poll-interval=1s'], { ECR_FOREIGN_JOB_RECHECK: '9s' })!.foreignJobRecheckMs).toBe(9_000);
     for (const flag of [
