@@ -293,7 +293,8 @@ function memoryReclaimer(mib: number, log: Logger, m: Metrics): MemoryReclaimer 
   if (mib === 0) return undefined;
   const collect = exposedGc();
   if (!collect) {
-    log.info('Memory reclaim is off: node was started without --expose-gc (the image starts it with it)');
+    // Asked for, and not possible: say so at warn, once.
+    log.warn('--memory-reclaim-mib is set, but memory reclaim is off: start node with --expose-gc, as the image does');
     return undefined;
   }
   const trim = loadMallocTrim(log);
