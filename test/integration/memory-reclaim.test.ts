@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMallocTrim } from '../../src/runtime/memory-reclaim.js';
 import { REPO_ROOT } from '../../tools/paths.js';
 import { productionStart } from '../../tools/production-start.js';
+import { SPEC, TestEnv } from '../support/env.js';
 
 const MiB = 2 ** 20;
 
@@ -115,5 +116,34 @@ describe('memory reclaim in a real process', () => {
     const after = process.memoryUsage.rss();
     expect(before - after).toBeGreaterThan(24 * MiB); // of the 56 MiB of holes
     expect(kept.every((b) => b[0] === 1 && b[16 * 1024 - 1] === 1)).toBe(true);
+  });
+});
+
+describe('the operator with --memory-reclaim-mib', () => {
+  const env = new TestEnv('reclaim');
+  beforeAll(() => env.setUp());
+  afterAll(() => env.tearDown());
+
+  it('reclaims while it works and counts it in its metrics; without --expose-gc it warns and stays off', async () => {
+    env.emulator.seedCollection({ name: 'logs', source: 's3://lake/logs/', spec: SPEC });
+    // Started as the image starts it, with a 1 MiB step: loading and the first reconciles grow memory by more.
+    const op = env.startOperator({ nodeFlags: productionStart().nodeFlags, args: ['--memory-reclaim-mib=1'] });
+    const on = JSON.parse(await op.waitForLog(/"message":"Memory reclaim"/)) as Record<string, unknown>;
+    expect(on).toMatchObject({ stepMiB: 1, returnsFreedCHeap: true });
+    await env.applyRefresh('logs');
+    await env.waitForReason('logs', 'RefreshCompleted', 40_000);
+    const deadline = Date.now() + 20_000;
+    while ((await op.metric('milvus_refresh_memory_reclaims_total')) === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    expect(await op.metric('milvus_refresh_memory_reclaims_total')).toBeGreaterThan(0);
+    expect(await op.metric('milvus_refresh_memory_reclaim_seconds_total')).toBeGreaterThan(0);
+    expect(op.text()).not.toMatch(/ExperimentalWarning/); // node:ffi's notice stays out of the logs
+    await env.stopOperators();
+
+    const plain = env.startOperator({ args: ['--memory-reclaim-mib=1'] }); // node without --expose-gc
+    const warning = JSON.parse(await plain.waitForLog(/memory reclaim is off/)) as Record<string, unknown>;
+    expect(warning.level).toBe('warn');
+    await plain.waitForLog(/Controller started/);
+    expect(await plain.metric('milvus_refresh_memory_reclaims_total')).toBe(0);
   });
 });

@@ -11,6 +11,8 @@ export interface OperatorOptions {
   args?: string[];
   /** ECR_FAILPOINTS: the process SIGKILLs itself at these points. */
   failpoints?: string[];
+  /** Node's own flags, before dist/main.js (e.g. the image's, from tools/production-start.ts). */
+  nodeFlags?: string[];
 }
 
 /** Fast settings for tests: sub-second polling, short grace, quick backoff. */
@@ -35,6 +37,7 @@ export class OperatorProcess {
     this.proc = spawn(
       process.execPath,
       [
+        ...(options.nodeFlags ?? []),
         join(REPO_ROOT, 'dist', 'main.js'),
         `--kubeconfig=${options.kubeconfig}`,
         `--namespace=${options.namespace}`,
