@@ -46,9 +46,9 @@ export interface OperatorConfig {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
-  /** "" disables. */
   /** Growth of array buffers or heap, in MiB, after which memory is reclaimed (0: never). */
   memoryReclaimMiB: number;
+  /** "" disables. */
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   logLevel: LogLevel;

@@ -390,8 +390,8 @@ async function main(): Promise<void> {
     while (!longWrites.some((w) => w.state === 'RefreshCompleted')) await sleep(200);
     await sleep(2_000); // the last writes and lists settle
 
-    const statusWrites = await metric(op.metricsPort, 'milvus_refresh_status_writes_total');
     const opMetrics = await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text();
+    const statusWrites = metricIn(opMetrics, 'milvus_refresh_status_writes_total');
     const memoryReclaims = {
       buffers: metricIn(opMetrics, 'milvus_refresh_memory_reclaims_total', 'trigger="buffers"'),
       heap: metricIn(opMetrics, 'milvus_refresh_memory_reclaims_total', 'trigger="heap"'),
@@ -399,12 +399,8 @@ async function main(): Promise<void> {
     };
     const burstRpcs = emulators.flatMap((x, i) => x.rpcs().slice(rpcs0[i]));
     const listAll = burstRpcs.filter((c) => c.method === 'ListRefreshExternalCollectionJobs' && !c.collection);
-    const observerAll = await metric(op.metricsPort, 'milvus_refresh_observer_lists_total', 'strategy="all"');
-    const observerCollection = await metric(
-      op.metricsPort,
-      'milvus_refresh_observer_lists_total',
-      'strategy="collection"',
-    );
+    const observerAll = metricIn(opMetrics, 'milvus_refresh_observer_lists_total', 'strategy="all"');
+    const observerCollection = metricIn(opMetrics, 'milvus_refresh_observer_lists_total', 'strategy="collection"');
     const strategies = emulators.map((x, i) => {
       const calls = x.rpcs().slice(rpcs0[i]);
       const all = calls.filter((c) => c.method === 'ListRefreshExternalCollectionJobs' && !c.collection).length;
@@ -783,7 +779,7 @@ function report(r: Results, record: boolean): void {
   const mr = r.memoryReclaims;
   console.log(
     `Memory reclaims in the burst (--memory-reclaim-mib): ${mr.buffers + mr.heap} full collections ` +
-      `(${mr.buffers} for received buffers, ${mr.heap} for heap growth), ${mr.seconds} s of the operator's CPU`,
+      `(${mr.buffers} for received buffers, ${mr.heap} for heap growth), ${mr.seconds} s in those collections`,
   );
   if (baseline.resources === r.resources) {
     const keys: (keyof Results)[] = [
