@@ -23,11 +23,16 @@
  *    6 MiB of heap in every operator that talks to Milvus, for a feature the operator never uses. The SDK is
  *    given a stand-in that loads the library on its first use ({@link loadSdk}).
  *
- * 1-3 are installed once, by the Milvus adapter, after the SDK is loaded; 4 before. Other users of the SDK in
+ * 5. **A gRPC message assembled as it arrives** (grpc-assembly.ts): the SDK's grpc-js kept a large answer's
+ *    HTTP/2 read buffers until its last byte, long enough for them to reach the old generation, where only a
+ *    full collection frees them.
+ *
+ * 1-3 and 5 are installed once, by the Milvus adapter, after the SDK is loaded; 4 before. Other users of the SDK in
  * the same process get the same (memoised) definitions, the SDK's usual list and a working bulk writer.
  */
 import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { assembleMessagesAsTheyArrive } from './grpc-assembly.js';
 
 const require = createRequire(import.meta.url);
 
@@ -123,6 +128,7 @@ export function shareSdkDefinitions(): void {
   installed = true;
   loadSdk(); // the SDK's module graph must be complete before it is wrapped
   const m = sdkModules();
+  assembleMessagesAsTheyArrive(createRequire(require.resolve(SDK)).resolve('@grpc/grpc-js'));
 
   for (const level of ['error', 'warn', 'info', 'debug']) {
     const log = m.logger[level];
