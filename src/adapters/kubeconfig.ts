@@ -47,6 +47,8 @@ export interface ClusterSettings {
   ca?: Buffer;
   insecureSkipTlsVerify: boolean;
   tlsServerName?: string;
+  /** `disable-compression`: do not ask the API server for gzip-compressed answers (client-go's field). */
+  disableCompression: boolean;
 }
 
 /** What one request needs from the user side: headers, and the client certificate of the TLS connection. */
@@ -242,7 +244,12 @@ export function inCluster(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_AC
   const caFile = join(dir, 'ca.crt');
   const server = `https://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
   return new KubeConfig(
-    { server, insecureSkipTlsVerify: false, ...(existsSync(caFile) ? { ca: readFileSync(caFile) } : {}) },
+    {
+      server,
+      insecureSkipTlsVerify: false,
+      disableCompression: false,
+      ...(existsSync(caFile) ? { ca: readFileSync(caFile) } : {}),
+    },
     { tokenFile },
     'in-cluster',
     'in-cluster',
@@ -339,6 +346,13 @@ function str(entry: Entry, field: string, where: string): string | undefined {
   return v;
 }
 
+function bool(entry: Entry, field: string, where: string): boolean {
+  const v = entry.value[field];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw new KubeconfigError(`${entry.file}: ${where}.${field} must be true or false`);
+  return v;
+}
+
 function pathOf(entry: Entry, p: string): string {
   return isAbsolute(p) ? p : resolve(entry.dir, p);
 }
@@ -381,7 +395,7 @@ function clusterSettings(name: string, entry: Entry): ClusterSettings {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new KubeconfigError(`${entry.file}: ${where}.server "${server}" is neither https:// nor http://`);
-  const insecure = entry.value['insecure-skip-tls-verify'] === true;
+  const insecure = bool(entry, 'insecure-skip-tls-verify', where);
   const ca = fileOrData(entry, 'certificate-authority', where);
   const tlsServerName = str(entry, 'tls-server-name', where);
   return {
@@ -389,6 +403,7 @@ function clusterSettings(name: string, entry: Entry): ClusterSettings {
     insecureSkipTlsVerify: insecure,
     ...(ca ? { ca } : {}),
     ...(tlsServerName ? { tlsServerName } : {}),
+    disableCompression: bool(entry, 'disable-compression', where),
   };
 }
 
@@ -509,6 +524,7 @@ async function runExecPlugin(exec: ExecSettings, cluster: ClusterSettings): Prom
               server: cluster.server,
               ...(cluster.tlsServerName ? { 'tls-server-name': cluster.tlsServerName } : {}),
               ...(cluster.insecureSkipTlsVerify ? { 'insecure-skip-tls-verify': true } : {}),
+              ...(cluster.disableCompression ? { 'disable-compression': true } : {}),
               ...(cluster.ca ? { 'certificate-authority-data': cluster.ca.toString('base64') } : {}),
             },
           }

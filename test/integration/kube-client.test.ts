@@ -1,17 +1,19 @@
 /**
  * The operator's own Kubernetes client (issue 10) against the real kube-apiserver: the in-cluster
  * configuration with a token file that rotates, an exec credential plugin, and the leader Lease's
- * resourceVersion conflicts.
+ * resourceVersion conflicts; gzip-compressed answers, as client-go asks for them, and the kubeconfig's
+ * disable-compression.
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { KubeApiError, KubeHttp } from '../../src/adapters/kube-http.js';
 import { inCluster, loadKubeConfig } from '../../src/adapters/kubeconfig.js';
 import { HttpLeaseClient } from '../../src/adapters/lease.js';
 import { ConflictError } from '../../src/reconcile/ports.js';
+import { ApiRecorder } from '../support/api-recorder.js';
 import { TestEnv } from '../support/env.js';
 
 const env = new TestEnv('kubeclient');
@@ -108,5 +110,68 @@ describe("the operator's Kubernetes client against kube-apiserver", () => {
     );
     expect((await leases.read(ns, 'le'))?.spec?.holderIdentity).toBe('c');
     await http.close();
+  });
+
+  it('asks for gzip: a list of 200 KB arrives compressed and reads the same; disable-compression turns it off', async () => {
+    const ns = env.namespace;
+    const direct = new KubeHttp(loadKubeConfig(env.kubeconfig));
+    // 48 ConfigMaps of 4 KiB: a list answer over the API server's 128 KiB compression threshold.
+    await Promise.all(
+      Array.from({ length: 48 }, (_, i) =>
+        direct.json('POST', `/api/v1/namespaces/${ns}/configmaps`, {
+          metadata: { name: `big-${i}`, labels: { gzip: 'test' } },
+          data: { blob: `${i}`.padEnd(4096, 'x') },
+        }),
+      ),
+    );
+    const recorder = await ApiRecorder.start(inject('apiServer'), readFileSync(inject('caCertPath'), 'utf8'));
+    try {
+      const list = async (disableCompression: boolean): Promise<string[]> => {
+        const file = join(work, `kubeconfig-gzip-${disableCompression}`);
+        writeFileSync(
+          file,
+          stringify({
+            apiVersion: 'v1',
+            kind: 'Config',
+            clusters: [
+              {
+                name: 'rec',
+                cluster: {
+                  server: recorder.url,
+                  'insecure-skip-tls-verify': true,
+                  ...(disableCompression ? { 'disable-compression': true } : {}),
+                },
+              },
+            ],
+            users: [{ name: 'u', user: { token } }],
+            contexts: [{ name: 'x', context: { cluster: 'rec', user: 'u' } }],
+            'current-context': 'x',
+          }),
+        );
+        const http = new KubeHttp(loadKubeConfig(file));
+        try {
+          const answer = await http.json<{ items: { metadata: { name: string }; data: { blob: string } }[] }>(
+            'GET',
+            `/api/v1/namespaces/${ns}/configmaps?labelSelector=gzip%3Dtest`,
+          );
+          expect(answer.items.every((cm) => cm.data.blob.length === 4096)).toBe(true);
+          return answer.items.map((cm) => cm.metadata.name).sort();
+        } finally {
+          await http.close();
+        }
+      };
+      const compressed = await list(false);
+      const plain = await list(true);
+      expect(compressed).toHaveLength(48);
+      expect(plain).toEqual(compressed);
+      const lists = recorder.requests.filter((r) => r.verb === 'list' && r.resource === 'configmaps');
+      expect(lists.map((r) => r.contentEncoding ?? 'identity')).toEqual(['gzip', 'identity']);
+      // 48 x 4 KiB of one letter: the compressed answer is a small fraction of the plain one.
+      expect(lists[0]!.bodyBytes * 10).toBeLessThan(lists[1]!.bodyBytes);
+      expect(lists[1]!.bodyBytes).toBeGreaterThan(128 * 1024);
+    } finally {
+      await recorder.close();
+      await direct.close();
+    }
   });
 });

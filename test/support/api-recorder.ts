@@ -28,13 +28,17 @@ export interface RecordedRequest {
   code: number;
   /** The API server's message, for an error. */
   message?: string;
+  /** The answer's Content-Encoding (gzip when the API server compressed it). */
+  contentEncoding?: string;
+  /** The answer's body as it crossed the wire (compressed, when it was), in bytes; counted as it passes. */
+  bodyBytes: number;
 }
 
 /** RBAC request attributes of a resource request (k8s.io/apiserver's RequestInfoFactory, for what we use). */
 export function requestAttributes(
   method: string,
   url: string,
-): Omit<RecordedRequest, 'method' | 'path' | 'code' | 'message'> | undefined {
+): Omit<RecordedRequest, 'method' | 'path' | 'code' | 'message' | 'contentEncoding' | 'bodyBytes'> | undefined {
   const { pathname, searchParams } = new URL(url, 'https://x');
   const parts = pathname.split('/').filter(Boolean);
   let group: string;
@@ -112,8 +116,17 @@ export class ApiRecorder {
       (up) => {
         const attrs = requestAttributes(method, path);
         if (attrs) {
-          const recorded: RecordedRequest = { method, path, code: up.statusCode ?? 0, ...attrs };
+          const encoding = up.headers['content-encoding'];
+          const recorded: RecordedRequest = {
+            method,
+            path,
+            code: up.statusCode ?? 0,
+            ...attrs,
+            ...(encoding ? { contentEncoding: encoding } : {}),
+            bodyBytes: 0,
+          };
           this.requests.push(recorded);
+          up.on('data', (chunk: Buffer) => (recorded.bodyBytes += chunk.length));
           // An error's Status message says who refused: RBAC ("... cannot create resource ...") or, say,
           // a namespace being deleted.
           if (recorded.code >= 400) {

@@ -178,11 +178,20 @@ describe('where the kubeconfig comes from', () => {
       load({}, { exec: { command: 'x', apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'Always' } }),
     ).toMatch(/exec\.interactiveMode: Always is not supported/);
     expect(load({ server: 'ftp://x' }, {})).toMatch(/neither https:\/\/ nor http:\/\//);
+    expect(load({ 'disable-compression': 'yes' }, {})).toBe(
+      '/etc/kc/config: clusters[c].cluster.disable-compression must be true or false',
+    );
+    expect(load({ 'insecure-skip-tls-verify': 'true' }, {})).toMatch(
+      /clusters\[c\]\.cluster\.insecure-skip-tls-verify must be true or false/,
+    );
     for (const m of [oidc]) expect(m).not.toContain('SECRET');
-    // Fields that do not change how to connect are accepted.
-    expect(() =>
-      kubeConfigFromText(stringify(simple({ 'disable-compression': true, extensions: [] }, { token: 't' })), file),
-    ).not.toThrow();
+    // disable-compression is read (the client then does not ask for gzip); extensions are accepted and ignored.
+    const kc = kubeConfigFromText(
+      stringify(simple({ 'disable-compression': true, extensions: [] }, { token: 't' })),
+      file,
+    );
+    expect(kc.cluster.disableCompression).toBe(true);
+    expect(kubeConfigFromText(stringify(simple({}, { token: 't' })), file).cluster.disableCompression).toBe(false);
   });
 });
 
