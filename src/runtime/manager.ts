@@ -192,6 +192,8 @@ export class Manager {
         wrote: (key) => throttle.wrote(key),
       },
     });
+    // Once the cache holds a write's echo, the reconciler's own copy of that write is not needed.
+    echoes.onEcho((key, resourceVersion) => reconciler.echoed(key, resourceVersion));
     this.controller = new Controller({
       queue: this.queue,
       reconcile: (key, log) => reconciler.reconcile(key, log),
