@@ -41,7 +41,8 @@ EXPOSE 8080 8081
 # its live data, and V8 kept the pages); two glibc malloc arenas instead of eight per core (HTTP/2, TLS and
 # gRPC buffers otherwise leave freed memory in many arenas). --expose-gc lets the operator's memory reclaim
 # (--memory-reclaim-mib, off by default: it costs CPU; src/runtime/memory-reclaim.ts) run full collections,
-# the only ones in which Node frees received HTTP/2 data, so it can be turned on without another image. It
+# the only ones that free received HTTP/2 data once it is in the old generation, so it can be turned on
+# without another image. It
 # returns freed C heap pages with glibc's malloc_trim through node:ffi, which Node 26 marks experimental:
 # --disable-warning keeps that notice out of the logs.
 ENV MALLOC_ARENA_MAX=2

@@ -7,9 +7,9 @@
  *
  * Like client-go, every request but a watch asks for a gzip-compressed answer unless the kubeconfig's cluster
  * sets `disable-compression`. The API server compresses only answers of 128 KiB or more: the list's pages
- * (about 2.5 MB for 500 resources, 150 KB compressed), not status patches. Compressed, a page is a tenth of
- * the HTTP/2 data, which Node frees only in full collections (docs/scale.md), and is inflated off the main
- * thread.
+ * (about 2.5 MB for 500 resources, 145 KB compressed), not status patches. Compressed, a page is a
+ * seventeenth of the HTTP/2 data (whose read buffers, once promoted to the old generation, wait for a full
+ * collection: docs/scale.md), and it is inflated off the main thread.
  *
  * An HTTP error status raises KubeApiError (the code and the API server's Status message). A 401 on a
  * request made with refreshable credentials (a token file, an exec plugin) refreshes them and sends the
