@@ -9,7 +9,6 @@
  */
 export class Echoes {
   private readonly pending = new Map<string, string>();
-  private readonly listeners: ((key: string, resourceVersion: string) => void)[] = [];
 
   constructor(private readonly limit = 50_000) {}
 
@@ -20,22 +19,12 @@ export class Echoes {
     this.pending.set(key, resourceVersion);
   }
 
-  /**
-   * Calls `listener` with each echo as it is recognised: the cache now holds what the write produced (the
-   * reconciler then drops its own copy of it).
-   */
-  onEcho(listener: (key: string, resourceVersion: string) => void): void {
-    this.listeners.push(listener);
-  }
-
   /** Whether this version of `key` is the echo of a noted write (forgotten once seen). */
   isEcho(key: string, resourceVersion: string | undefined): boolean {
     const noted = this.pending.get(key);
     if (noted === undefined) return false;
     this.pending.delete(key);
-    if (noted !== resourceVersion) return false;
-    for (const l of this.listeners) l(key, noted);
-    return true;
+    return noted === resourceVersion;
   }
 
   /** A newer write supersedes the noted one; a failed or final write leaves nothing to skip. */

@@ -35,6 +35,8 @@ export interface InformerOptions {
   pageSize?: number;
   /** Echoes of the operator's own status writes: cached, but not handed to `onKey` (echoes.ts). */
   echoes?: Echoes;
+  /** Told of each version the cache takes in (an add or an update, echoes included), after it is stored. */
+  onCached?: (key: string, resourceVersion: string | undefined) => void;
   /** How often every cached key is handed to `onKey` again (no API call). */
   resyncPeriodMs: number;
   /** A watch that delivers nothing, not even a bookmark, for this long is treated as dead and reopened. */
@@ -163,12 +165,19 @@ export class RefreshInformer {
     const touch = (obj: KubernetesObject): void => {
       if (generation === this.generation) this.options.onKey(keyOf({ metadata: obj.metadata ?? {} }));
     };
+    const cached = (key: string, obj: KubernetesObject): void => {
+      if (generation === this.generation) this.options.onCached?.(key, obj.metadata?.resourceVersion);
+    };
     // ListWatch stores the very object it hands to these callbacks: slimming it here slims the cache.
-    const store = (obj: KubernetesObject): void => touch(slim(obj));
-    informer.on('add', store);
+    informer.on('add', (obj: KubernetesObject) => {
+      slim(obj);
+      cached(keyOf({ metadata: obj.metadata ?? {} }), obj);
+      touch(obj);
+    });
     informer.on('update', (obj: KubernetesObject) => {
       slim(obj);
       const key = keyOf({ metadata: obj.metadata ?? {} });
+      cached(key, obj);
       if (this.options.echoes?.isEcho(key, obj.metadata?.resourceVersion)) return;
       touch(obj);
     });

@@ -217,13 +217,16 @@ export class Reconciler {
   }
 
   /**
-   * The informer's cache now holds `resourceVersion` of `key`, the echo of one of our writes: when that is
-   * our latest write, the copy kept for a lagging cache is no longer needed. Without this, the copy of every
-   * run under way stayed until the resource's next reconcile: at 10,000 resources, 7,000 copies of resources
-   * in the middle of a burst, a second cache (docs/scale.md).
+   * The informer's cache now holds `resourceVersion` of `key`. Unless that is a version our latest write
+   * superseded, the cache has caught up (our write's echo, or a newer change) and the copy kept for a lagging
+   * cache goes: the rule of {@link current}, applied as the cache changes rather than at the next reconcile.
+   * Waiting for the next reconcile kept the copy of every resource with a run under way (the echoes of its
+   * writes are not reconciled) or waiting in the queue: 7,000 copies in the middle of a burst of 10,000, a
+   * second cache (docs/scale.md).
    */
-  echoed(key: string, resourceVersion: string): void {
-    if (this.written.get(key)?.obj.metadata.resourceVersion === resourceVersion) this.written.delete(key);
+  cacheHolds(key: string, resourceVersion: string | undefined): void {
+    const mine = this.written.get(key);
+    if (mine && !mine.stale.has(resourceVersion ?? '')) this.written.delete(key);
   }
 
   /** How many of our writes are kept for a cache that has not caught up with them yet. */
@@ -256,7 +259,11 @@ export class Reconciler {
     this.deps.throttle?.wrote(key);
     const stale = this.written.get(key)?.stale ?? new Set<string>();
     stale.add(r.metadata.resourceVersion ?? '');
-    this.written.set(key, { stale, obj: updated });
+    // The write's echo can reach the cache before its answer reaches us (both come over one connection): then
+    // the cache has caught up already, and no copy is kept (the rule of current()).
+    const cached = this.deps.kube.cached(key)?.metadata.resourceVersion;
+    if (cached !== undefined && !stale.has(cached)) this.written.delete(key);
+    else this.written.set(key, { stale, obj: updated });
     return updated;
   }
 

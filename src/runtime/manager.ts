@@ -107,8 +107,11 @@ export class Manager {
     const http = new KubeHttp(this.kc);
     this.http = http;
     const echoes = new Echoes();
+    // Set once the reconciler exists: it lets go of its copies of writes the cache has caught up with.
+    let cacheHolds: (key: string, resourceVersion: string | undefined) => void = () => undefined;
     this.informer = new RefreshInformer(http, {
       echoes,
+      onCached: (key, resourceVersion) => cacheHolds(key, resourceVersion),
       ...(config.namespace ? { namespace: config.namespace } : {}),
       ...(config.watchLabelSelector ? { labelSelector: config.watchLabelSelector } : {}),
       resyncPeriodMs: config.resyncPeriodMs,
@@ -192,8 +195,7 @@ export class Manager {
         wrote: (key) => throttle.wrote(key),
       },
     });
-    // Once the cache holds a write's echo, the reconciler's own copy of that write is not needed.
-    echoes.onEcho((key, resourceVersion) => reconciler.echoed(key, resourceVersion));
+    cacheHolds = (key, resourceVersion) => reconciler.cacheHolds(key, resourceVersion);
     this.controller = new Controller({
       queue: this.queue,
       reconcile: (key, log) => reconciler.reconcile(key, log),

@@ -16,18 +16,6 @@ describe('Echoes', () => {
     expect(e.isEcho('ns/a', '13')).toBe(false);
   });
 
-  it('tells its listeners of each echo it recognises, and of nothing else', () => {
-    const e = new Echoes();
-    const heard: string[] = [];
-    e.onEcho((key, rv) => heard.push(`${key}@${rv}`));
-    e.wrote('ns/a', '10');
-    e.wrote('ns/b', '20');
-    expect(e.isEcho('ns/a', '10')).toBe(true);
-    expect(e.isEcho('ns/b', '21')).toBe(false); // another client's change after our write
-    expect(e.isEcho('ns/c', '30')).toBe(false); // never written by us
-    expect(heard).toEqual(['ns/a@10']);
-  });
-
   it('starts over when too many echoes were never seen (a relist)', () => {
     const e = new Echoes(3);
     for (const k of ['a', 'b', 'c', 'd']) e.wrote(`ns/${k}`, '1');
