@@ -162,26 +162,25 @@ export class RefreshInformer {
       this.listFn,
       this.options.labelSelector,
     );
-    const touch = (obj: KubernetesObject): void => {
-      if (generation === this.generation) this.options.onKey(keyOf({ metadata: obj.metadata ?? {} }));
+    const keyOfObject = (obj: KubernetesObject): string => keyOf({ metadata: obj.metadata ?? {} });
+    const touch = (key: string): void => {
+      if (generation === this.generation) this.options.onKey(key);
     };
-    const cached = (key: string, obj: KubernetesObject): void => {
+    // ListWatch stores the very object it hands to these callbacks: slimming it here slims the cache. The
+    // version the cache now holds is told to onCached; the key is returned.
+    const take = (obj: KubernetesObject): string => {
+      slim(obj);
+      const key = keyOfObject(obj);
       if (generation === this.generation) this.options.onCached?.(key, obj.metadata?.resourceVersion);
+      return key;
     };
-    // ListWatch stores the very object it hands to these callbacks: slimming it here slims the cache.
-    informer.on('add', (obj: KubernetesObject) => {
-      slim(obj);
-      cached(keyOf({ metadata: obj.metadata ?? {} }), obj);
-      touch(obj);
-    });
+    informer.on('add', (obj: KubernetesObject) => touch(take(obj)));
     informer.on('update', (obj: KubernetesObject) => {
-      slim(obj);
-      const key = keyOf({ metadata: obj.metadata ?? {} });
-      cached(key, obj);
+      const key = take(obj);
       if (this.options.echoes?.isEcho(key, obj.metadata?.resourceVersion)) return;
-      touch(obj);
+      touch(key);
     });
-    informer.on('delete', touch);
+    informer.on('delete', (obj: KubernetesObject) => touch(keyOfObject(obj)));
     informer.on('connect', () => {
       this.watching = true;
     });

@@ -259,11 +259,11 @@ export class Reconciler {
     this.deps.throttle?.wrote(key);
     const stale = this.written.get(key)?.stale ?? new Set<string>();
     stale.add(r.metadata.resourceVersion ?? '');
+    this.written.set(key, { stale, obj: updated });
     // The write's echo can reach the cache before its answer reaches us (both come over one connection): then
-    // the cache has caught up already, and no copy is kept (the rule of current()).
+    // the cache has caught up already, and the copy goes at once.
     const cached = this.deps.kube.cached(key)?.metadata.resourceVersion;
-    if (cached !== undefined && !stale.has(cached)) this.written.delete(key);
-    else this.written.set(key, { stale, obj: updated });
+    if (cached !== undefined) this.cacheHolds(key, cached);
     return updated;
   }
 

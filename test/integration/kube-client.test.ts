@@ -22,6 +22,23 @@ let server: URL;
 let ca: Buffer;
 let token: string;
 
+/** A kubeconfig of one cluster and one user, written in the work directory; returns its path. */
+function writeKubeconfig(name: string, cluster: Record<string, unknown>, user: Record<string, unknown>): string {
+  const file = join(work, name);
+  writeFileSync(
+    file,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster }],
+      users: [{ name: 'u', user }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'x',
+    }),
+  );
+  return file;
+}
+
 describe("the operator's Kubernetes client against kube-apiserver", () => {
   beforeAll(async () => {
     await env.setUp();
@@ -69,30 +86,16 @@ describe("the operator's Kubernetes client against kube-apiserver", () => {
     );
     chmodSync(plugin, 0o755);
     writeFileSync(join(work, 'token-for-plugin'), token);
-    const file = join(work, 'kubeconfig');
-    writeFileSync(
-      file,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          { name: 'c', cluster: { server: server.origin, 'certificate-authority-data': ca.toString('base64') } },
-        ],
-        users: [
-          {
-            name: 'u',
-            user: {
-              exec: {
-                apiVersion: 'client.authentication.k8s.io/v1beta1',
-                command: './plugin.sh',
-                env: [{ name: 'TOKEN_FILE', value: join(work, 'token-for-plugin') }],
-              },
-            },
-          },
-        ],
-        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-        'current-context': 'x',
-      }),
+    const file = writeKubeconfig(
+      'kubeconfig',
+      { server: server.origin, 'certificate-authority-data': ca.toString('base64') },
+      {
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1beta1',
+          command: './plugin.sh',
+          env: [{ name: 'TOKEN_FILE', value: join(work, 'token-for-plugin') }],
+        },
+      },
     );
     const http = new KubeHttp(loadKubeConfig(file));
     const leases = new HttpLeaseClient(http);
@@ -127,26 +130,14 @@ describe("the operator's Kubernetes client against kube-apiserver", () => {
     const recorder = await ApiRecorder.start(inject('apiServer'), readFileSync(inject('caCertPath'), 'utf8'));
     try {
       const list = async (disableCompression: boolean): Promise<string[]> => {
-        const file = join(work, `kubeconfig-gzip-${disableCompression}`);
-        writeFileSync(
-          file,
-          stringify({
-            apiVersion: 'v1',
-            kind: 'Config',
-            clusters: [
-              {
-                name: 'rec',
-                cluster: {
-                  server: recorder.url,
-                  'insecure-skip-tls-verify': true,
-                  ...(disableCompression ? { 'disable-compression': true } : {}),
-                },
-              },
-            ],
-            users: [{ name: 'u', user: { token } }],
-            contexts: [{ name: 'x', context: { cluster: 'rec', user: 'u' } }],
-            'current-context': 'x',
-          }),
+        const file = writeKubeconfig(
+          `kubeconfig-gzip-${disableCompression}`,
+          {
+            server: recorder.url,
+            'insecure-skip-tls-verify': true,
+            ...(disableCompression ? { 'disable-compression': true } : {}),
+          },
+          { token },
         );
         const http = new KubeHttp(loadKubeConfig(file));
         try {
