@@ -15,11 +15,11 @@
  * request made with refreshable credentials (a token file, an exec plugin) refreshes them and sends the
  * request once more: a 401 means the API server did not act on it.
  */
-import { STATUS_CODES } from 'node:http';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { Agent as AgentType, Dispatcher } from 'undici';
+import { http } from '../util/node-http.js';
 import type { Credentials, KubeConfig } from './kubeconfig.js';
 
 /** The API server answered with an HTTP error status. */
@@ -31,7 +31,7 @@ export class KubeApiError extends Error {
     readonly body: unknown,
   ) {
     const message = (body as { message?: unknown } | undefined)?.message;
-    super(`HTTP ${code}: ${typeof message === 'string' ? message : (STATUS_CODES[code] ?? 'no message')}`);
+    super(`HTTP ${code}: ${typeof message === 'string' ? message : (http.STATUS_CODES[code] ?? 'no message')}`);
     this.name = 'KubeApiError';
   }
 

@@ -1,6 +1,7 @@
 /** /healthz, /readyz and /metrics on node:http (controller-runtime serves the same paths). */
-import { type Server, createServer } from 'node:http';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { http } from '../util/node-http.js';
 
 export interface Endpoints {
   registry?: Registry;
@@ -13,7 +14,7 @@ export interface Endpoints {
 /** Listens on `host:port` (port 0 picks one); resolves with the server and its port. */
 export async function serve(bind: string, endpoints: Endpoints): Promise<{ server: Server; port: number }> {
   const [host, portText] = splitBind(bind);
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8'): void => {
       res.writeHead(code, { 'content-type': type });
