@@ -16,6 +16,7 @@
  *
  * Which types a method reaches is protobufjs's own resolution ({@link typeClosures}). It is computed for all
  * of a service's methods at once, on the first use of any: one full build of the proto, dropped afterwards.
+ * The proto itself is asked for when it is read, so its owner can keep it in a smaller form in between.
  */
 
 /** A protobufjs JSON namespace, type, enum or service (the shape `Root.toJSON` gives and `Root.fromJSON` reads). */
@@ -64,19 +65,20 @@ export interface ProtoLibraries {
 const PLACEHOLDER = 'EcrLazyProtoPlaceholder';
 
 /**
- * A grpc-js client constructor for `serviceName` of `json`, as `grpc.loadPackageDefinition(protoLoader.fromJSON(json,
- * options))` gives it, with each method's codecs built on its first use. `built` sees each method's definition
- * once it is built, before it is used (to replace a codec, say).
+ * A grpc-js client constructor for `serviceName` of the proto, as `grpc.loadPackageDefinition(protoLoader.fromJSON(
+ * proto(), options))` gives it, with each method's codecs built on its first use. `proto` is called whenever the
+ * proto is read (so its caller need not keep it in between). `built` sees each method's definition once it is
+ * built, before it is used (to replace a codec, say).
  */
 export function lazyServiceClient(
   libs: ProtoLibraries,
-  json: ProtoJson,
+  proto: () => ProtoJson,
   serviceName: string,
   options: Record<string, unknown>,
   built?: (method: string, definition: MethodDefinition) => void,
 ): unknown {
   const path = serviceName.split('.');
-  const service = at(json, path);
+  const service = at(proto(), path);
   if (!service?.methods) throw new Error(`The proto has no service ${serviceName}`);
   const skeleton = libs.protoLoader.fromJSON(serviceSkeleton(path, service), options)[serviceName] as Record<
     string,
@@ -88,6 +90,7 @@ export function lazyServiceClient(
     let real: MethodDefinition | undefined;
     const load = (): MethodDefinition => {
       if (real === undefined) {
+        const json = proto();
         closures ??= typeClosures(libs, json, serviceName);
         const definitions = libs.protoLoader.fromJSON(
           methodProto(json, serviceName, name, closures.get(name)!),

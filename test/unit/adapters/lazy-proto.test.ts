@@ -105,7 +105,7 @@ describe('a service client whose codecs are built per method', () => {
   });
 
   it('encodes and decodes as the whole proto does, with the same method names, paths and streaming', () => {
-    const Client = lazyServiceClient(libs, json, MILVUS, LOADER_OPTIONS) as ClientClass;
+    const Client = lazyServiceClient(libs, () => json, MILVUS, LOADER_OPTIONS) as ClientClass;
     for (const [name, theirs] of Object.entries(fullMethods(MILVUS))) {
       const mine = Client.service[name]!;
       expect([mine.path, mine.originalName, mine.requestStream, mine.responseStream]).toEqual([
@@ -135,7 +135,13 @@ describe('a service client whose codecs are built per method', () => {
     const rootFromJSON = vi.spyOn(libs.protobuf.Root, 'fromJSON');
     const built: string[] = [];
     try {
-      const Client = lazyServiceClient(libs, json, MILVUS, LOADER_OPTIONS, (m) => built.push(m)) as ClientClass;
+      const Client = lazyServiceClient(
+        libs,
+        () => json,
+        MILVUS,
+        LOADER_OPTIONS,
+        (m) => built.push(m),
+      ) as ClientClass;
       expect(fromJSON).toHaveBeenCalledTimes(1); // the skeleton: every method, one empty message
       const skeleton = JSON.stringify(fromJSON.mock.calls[0]![0]);
       expect(skeleton.length).toBeLessThan(JSON.stringify(json).length / 5);
@@ -164,11 +170,17 @@ describe('a service client whose codecs are built per method', () => {
   });
 
   it('lets the owner replace a codec once the method is built', () => {
-    const Client = lazyServiceClient(libs, json, MILVUS, LOADER_OPTIONS, (method, definition) => {
-      if (method !== 'ListRefreshExternalCollectionJobs') return;
-      const decode = definition.responseDeserialize;
-      definition.responseDeserialize = (buf) => ({ wrapped: decode(buf) });
-    }) as ClientClass;
+    const Client = lazyServiceClient(
+      libs,
+      () => json,
+      MILVUS,
+      LOADER_OPTIONS,
+      (method, definition) => {
+        if (method !== 'ListRefreshExternalCollectionJobs') return;
+        const decode = definition.responseDeserialize;
+        definition.responseDeserialize = (buf) => ({ wrapped: decode(buf) });
+      },
+    ) as ClientClass;
     const answer = fullMethods(MILVUS).ListRefreshExternalCollectionJobs!.responseSerialize(listResponse);
     expect(Client.service.ListRefreshExternalCollectionJobs!.responseDeserialize(answer)).toEqual({
       wrapped: fullMethods(MILVUS).ListRefreshExternalCollectionJobs!.responseDeserialize(answer),
@@ -176,7 +188,7 @@ describe('a service client whose codecs are built per method', () => {
   });
 
   it('names the service it cannot find', () => {
-    expect(() => lazyServiceClient(libs, json, 'milvus.proto.milvus.NoSuchService', LOADER_OPTIONS)).toThrow(
+    expect(() => lazyServiceClient(libs, () => json, 'milvus.proto.milvus.NoSuchService', LOADER_OPTIONS)).toThrow(
       'The proto has no service milvus.proto.milvus.NoSuchService',
     );
   });
