@@ -148,7 +148,11 @@ function deferModule(requiredBy: string, id: string): void {
   require.cache[path] = standIn;
 }
 
-/** An object that stands for `make()`'s, made on the first operation on it; every operation is forwarded. */
+/**
+ * An object that stands for `make()`'s, made on the first operation on it; every operation is forwarded. Its
+ * properties are reported configurable: a proxy may not report a property the (empty) target lacks as
+ * non-configurable, and TypeScript's module exports have one (`__esModule`).
+ */
 function lazily<T extends object>(make: () => T): T {
   let real: T | undefined;
   const target = (): T => (real ??= make());
@@ -157,7 +161,10 @@ function lazily<T extends object>(make: () => T): T {
     set: (_, key, value) => Reflect.set(target(), key, value),
     has: (_, key) => Reflect.has(target(), key),
     ownKeys: () => Reflect.ownKeys(target()),
-    getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(target(), key),
+    getOwnPropertyDescriptor: (_, key) => {
+      const descriptor = Reflect.getOwnPropertyDescriptor(target(), key);
+      return descriptor && { ...descriptor, configurable: true };
+    },
     defineProperty: (_, key, descriptor) => Reflect.defineProperty(target(), key, descriptor),
     deleteProperty: (_, key) => Reflect.deleteProperty(target(), key),
     getPrototypeOf: () => Reflect.getPrototypeOf(target()),

@@ -30,6 +30,7 @@ describe('loading the Milvus SDK', () => {
     const sdk = loadSdk<Sdk>();
     expect(typeof sdk.MilvusClient).toBe('function');
     expect(cached('@shanghaikid/parquetjs')).toHaveLength(1); // the stand-in
+    const standIn = require.cache[cached('@shanghaikid/parquetjs')[0]!]!.exports as Record<string, unknown>;
     expect(cached('thrift')).toEqual([]); // one of the library's own dependencies
     expect(loadSdk<Sdk>()).toBe(sdk);
 
@@ -55,5 +56,10 @@ describe('loading the Milvus SDK', () => {
     }
     expect(cached('@shanghaikid/parquetjs').length).toBeGreaterThan(10);
     expect(cached('thrift').length).toBeGreaterThan(0);
+    // The stand-in answers reflection as the library does (TypeScript's __importStar copies properties with
+    // their descriptors); the library's own __esModule is not configurable, which a proxy may not report.
+    expect(Object.getOwnPropertyDescriptor(standIn, '__esModule')?.value).toBe(true);
+    expect(typeof { ...standIn }.ParquetWriter).toBe('function');
+    expect(standIn instanceof Object).toBe(true);
   });
 });
