@@ -5,13 +5,12 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMallocTrim } from '../../src/runtime/memory-reclaim.js';
 import { REPO_ROOT } from '../../tools/paths.js';
 import { productionStart } from '../../tools/production-start.js';
 import { SPEC, TestEnv } from '../support/env.js';
+import { exposeGc } from '../support/gc.js';
 
 const MiB = 2 ** 20;
 
@@ -101,8 +100,7 @@ describe('memory reclaim in a real process', () => {
   it('returns the C heap’s free pages to the system with glibc’s malloc_trim (node:ffi)', async () => {
     const trim = loadMallocTrim();
     expect(trim).toBeTypeOf('function'); // Linux, glibc and Node 26: what the image runs
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
+    const gc = exposeGc();
     // Holes in the C heap: 64 MiB of 16 KiB buffers, every eighth kept, the rest dead.
     const kept: Buffer[] = [];
     for (let i = 0; i < 4096; i++) {

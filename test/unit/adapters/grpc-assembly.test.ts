@@ -1,8 +1,7 @@
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MessageAssembler, assembleMessagesAsTheyArrive } from '../../../src/adapters/grpc-assembly.js';
+import { exposeGc } from '../../support/gc.js';
 
 const require = createRequire(import.meta.url);
 // The grpc-js the Milvus SDK uses, and its decoder as grpc-js wrote it (kept before any test installs ours).
@@ -70,8 +69,7 @@ describe('gRPC messages assembled as they arrive', () => {
   });
 
   it('holds no received chunk while a message is incomplete, where grpc-js holds them all', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
+    const gc = exposeGc();
     const body = Buffer.alloc(3 * 65_536, 9);
     const wire = frame(0, body);
     const pending = (decoder: Decoder): WeakRef<ArrayBuffer> => {

@@ -1,8 +1,7 @@
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { loadSdk, shareSdkDefinitions } from '../../../src/adapters/milvus-sdk.js';
+import { heapUsedMiB as heap } from '../../support/gc.js';
 
 const require = createRequire(import.meta.url);
 
@@ -24,13 +23,6 @@ describe('the Milvus SDK in memory', () => {
   it('holds its proto definitions only as far as they are used, and builds the rest when first read', async () => {
     // Vitest runs each test file in a process of its own: the SDK is not loaded yet.
     expect(require.cache[require.resolve('@zilliz/milvus2-sdk-node')]).toBeUndefined();
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const heap = (): number => {
-      gc();
-      gc();
-      return process.memoryUsage().heapUsed / 2 ** 20;
-    };
     const before = heap();
     const sdk = loadSdk<{ MilvusClient: new (config: object) => Client }>();
     shareSdkDefinitions();

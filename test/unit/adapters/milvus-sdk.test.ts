@@ -1,8 +1,7 @@
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
 import { RawJobList, decodeLeanList, shareSdkDefinitions } from '../../../src/adapters/milvus-sdk.js';
+import { exposeGc } from '../../support/gc.js';
 
 const require = createRequire(import.meta.url);
 
@@ -75,8 +74,7 @@ describe('lean job list', () => {
     // The ids looked up are remembered (the same are looked up every poll). Each lookup here is followed by
     // other small Buffers, as in the operator, where HTTP/2 and gRPC allocate in between: had the remembered
     // ids been small Buffers (slices of Node's shared 64 KiB pool), each would keep its slab alive.
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
+    const gc = exposeGc();
     // V8 frees dead array buffers on a background thread after a collection: on a busy machine the count
     // read right after gc() may still hold them. Collect until the count stops falling.
     const settled = async (): Promise<number> => {

@@ -1,7 +1,6 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { intern, slim } from '../../../src/adapters/slim.js';
+import { heapUsedMiB } from '../../support/gc.js';
 
 const object = () => ({
   apiVersion: 'milvus.io/v1alpha1',
@@ -70,13 +69,6 @@ describe('slim', () => {
   });
 
   it("keeps one copy of a job's spec that many resources share", () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const heapMiB = (): number => {
-      gc();
-      gc();
-      return process.memoryUsage().heapUsed / 2 ** 20;
-    };
     // As Milvus reports it (secrets redacted): one lake's bucket, region and format, and its columns.
     const externalSpec = JSON.stringify({
       format: 'parquet',
@@ -85,10 +77,10 @@ describe('slim', () => {
     });
     expect(externalSpec.length).toBeGreaterThan(2_000);
     const text = JSON.stringify({ ...object(), status: { ...object().status, externalSpec } });
-    const before = heapMiB();
+    const before = heapUsedMiB();
     const kept = Array.from({ length: 1_000 }, () => slim(JSON.parse(text) as ReturnType<typeof object>));
     // A copy each would be 1,000 x 2 KB: about 2 MiB on top of the objects themselves.
-    expect(heapMiB() - before).toBeLessThan(1.5);
+    expect(heapUsedMiB() - before).toBeLessThan(1.5);
     expect(kept[999]!.status).toEqual(JSON.parse(text).status);
   });
 });
