@@ -101,12 +101,7 @@ const PROTO_JSON = {
  * `__importDefault` takes them as they are) whose default export is read from the file on first use.
  */
 function deferProtoJson(path: string): void {
-  if (require.cache[path]) return;
-  const standIn = new Module(path);
-  standIn.filename = path;
-  standIn.loaded = true;
-  standIn.exports = { __esModule: true, default: lazily(() => readProtoJson(path)) };
-  require.cache[path] = standIn;
+  cacheStandIn(path, { __esModule: true, default: lazily(() => readProtoJson(path)) });
 }
 
 /**
@@ -132,19 +127,22 @@ function deferModule(requiredBy: string, id: string): void {
   } catch {
     return; // not installed: the SDK's own require reports it, as it would without this
   }
-  if (require.cache[path]) return;
-  let real: object | undefined;
-  const target = (): object => {
-    if (real === undefined) {
+  cacheStandIn(
+    path,
+    lazily(() => {
       delete require.cache[path];
-      real = load(id) as object;
-    }
-    return real;
-  };
+      return load(id) as object;
+    }),
+  );
+}
+
+/** Puts `exports` in Node's module cache (which Node documents as writable) as the module at `path`, unless loaded. */
+function cacheStandIn(path: string, exports: object): void {
+  if (require.cache[path]) return;
   const standIn = new Module(path);
   standIn.filename = path;
   standIn.loaded = true;
-  standIn.exports = lazily(target);
+  standIn.exports = exports;
   require.cache[path] = standIn;
 }
 
@@ -213,18 +211,11 @@ export function shareSdkDefinitions(): void {
   }
 
   // The SDK's client roots: one each per process, built when the SDK first reads one.
-  const roots = new Map<unknown, unknown>(m.rootJson.map((json) => [json, undefined]));
   type FromJson = (json: unknown, root?: unknown) => unknown;
   const fromJSON = m.protobuf.Root.fromJSON.bind(m.protobuf.Root) as FromJson;
-  (m.protobuf.Root as { fromJSON: FromJson }).fromJSON = (json, root) => {
-    if (root !== undefined || !roots.has(json)) return fromJSON(json, root);
-    let r = roots.get(json);
-    if (r === undefined) {
-      r = lazily(() => fromJSON(json) as object);
-      roots.set(json, r);
-    }
-    return r;
-  };
+  const roots = new Map(m.rootJson.map((json) => [json, lazily(() => fromJSON(json) as object)]));
+  (m.protobuf.Root as { fromJSON: FromJson }).fromJSON = (json, root) =>
+    (root === undefined ? roots.get(json) : undefined) ?? fromJSON(json, root);
 
   const services = new Map<string, unknown>();
   m.grpcUtils.getGRPCService = (proto, options) => {
