@@ -580,7 +580,7 @@ function tooLateToRun(ctx: Context): Decision | undefined {
   const due = dueFire(r, now);
   if (seconds === undefined || due === undefined || now - due <= seconds * 1_000) return undefined;
   const d = desiredTrigger(r, now);
-  if (!st.run || !runMatchesSpec(st.run, r) || st.run.requestedAt !== d.requestedAt) return undefined; // not schedule-only
+  if (!st.run || !runMatchesSpec(st.run, r, d.specHash) || st.run.requestedAt !== d.requestedAt) return undefined; // not schedule-only
   const status: ExternalCollectionRefreshStatus = {
     ...st,
     lastScheduleTime: iso(due),

@@ -7,7 +7,7 @@
  * schedule's fires are consumed through `status.scheduleCursor`, so however many fires passed, one run
  * catches up.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { type ExternalCollectionRefresh, REFRESH_REQUESTED_AT, type RunStatus } from '../api/v1alpha1.js';
 import { latestFire, parseSchedule } from './schedule.js';
 
@@ -31,7 +31,7 @@ export function specHashOf(r: ExternalCollectionRefresh): string {
     s.externalSpec === undefined ? null : canonical(s.externalSpec),
     s.externalSpecSecretRef?.name ?? null,
   ];
-  return createHash('sha256').update(JSON.stringify(job)).digest('hex').slice(0, 16);
+  return hash('sha256', JSON.stringify(job), 'hex').slice(0, 16);
 }
 
 function canonical(v: unknown): string {
@@ -64,14 +64,19 @@ export function desiredTrigger(r: ExternalCollectionRefresh, now: number): Trigg
 }
 
 /** Whether `run` was started for the job the spec asks for now (older statuses recorded the generation). */
-export function runMatchesSpec(run: RunStatus, r: ExternalCollectionRefresh): boolean {
-  return run.specHash !== undefined ? run.specHash === specHashOf(r) : run.generation === (r.metadata.generation ?? 1);
+export function runMatchesSpec(run: RunStatus, r: ExternalCollectionRefresh, specHash = specHashOf(r)): boolean {
+  return run.specHash !== undefined ? run.specHash === specHash : run.generation === (r.metadata.generation ?? 1);
 }
 
 /** Whether `run` serves the trigger the resource asks for at `now`. */
 export function runServes(run: RunStatus | undefined, r: ExternalCollectionRefresh, now: number): boolean {
   const d = desiredTrigger(r, now);
-  return run !== undefined && runMatchesSpec(run, r) && run.requestedAt === d.requestedAt && d.dueFireMs === undefined;
+  return (
+    run !== undefined &&
+    runMatchesSpec(run, r, d.specHash) &&
+    run.requestedAt === d.requestedAt &&
+    d.dueFireMs === undefined
+  );
 }
 
 /** What the current trigger is, in words, for `run.trigger` and messages. */
