@@ -43,12 +43,12 @@ EXPOSE 8080 8081
 # gRPC buffers otherwise leave freed memory in many arenas); blocks of 64 KiB and more mapped on their own
 # (since the eighth round): Node reads every socket into a fresh 64 KiB buffer and shrinks it to the bytes
 # read, which in glibc's heap leaves a live sliver beside each free remainder (150 s into a burst of 10,000:
-# a 37 MB heap with 21 MB in use), while a mapped buffer goes back to the system whole when it is freed (10-15
-# MiB less at the peak, no more CPU). --expose-gc lets the operator's memory reclaim (--memory-reclaim-mib,
-# off by default: it costs CPU; src/runtime/memory-reclaim.ts) run full collections, the only ones that free
-# received HTTP/2 data once it is in the old generation, so it can be turned on without another image. The
-# reclaim returns freed C heap pages with glibc's malloc_trim through node:ffi, which Node 26 marks
-# experimental: --disable-warning keeps that notice out of the logs.
+# a 37 MB heap with 21 MB in use), while a mapped buffer goes back to the system whole when it is freed
+# (10-15 MiB less at the peak; alternating runs measured no more CPU). --expose-gc lets the operator's memory
+# reclaim (--memory-reclaim-mib, off by default: it costs CPU; src/runtime/memory-reclaim.ts) run full
+# collections, the only ones that free received HTTP/2 data once it is in the old generation, so it can be
+# turned on without another image. The reclaim returns freed C heap pages with glibc's malloc_trim through
+# node:ffi, which Node 26 marks experimental: --disable-warning keeps that notice out of the logs.
 ENV MALLOC_ARENA_MAX=2
 ENV MALLOC_MMAP_THRESHOLD_=65536
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--initial-old-space-size=32", "--heap-growing-percent=75", "--expose-gc", "--disable-warning=ExperimentalWarning", "dist/main.js"]
