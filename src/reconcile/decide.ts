@@ -56,8 +56,8 @@ import type { JobInfo } from './types.js';
 
 /** Decides what one reconcile does next. */
 export function decide(input: DecideInput): Decision {
-  const ctx = contextOf(input);
   const phase = phaseOf(input.resource, input.now);
+  const ctx = contextOf(input, phase);
   const { schedule, timeZone } = input.resource.spec;
   const parsed = schedule ? parseSchedule(schedule, timeZone) : undefined;
   if (parsed && !parsed.ok)
@@ -104,10 +104,9 @@ interface UpdateArgs {
   events?: EventNote[];
 }
 
-function contextOf(input: DecideInput): Context {
+function contextOf(input: DecideInput, phase: Phase): Context {
   const r = input.resource;
   const st = r.status ?? {};
-  const phase = phaseOf(r, input.now);
   return {
     input,
     r,
