@@ -13,6 +13,12 @@ type Resolved = { ok: true; endpoint: Endpoint; extfs?: ExtfsSecret } | { ok: fa
 export class Connections implements ConnectionPort {
   /** Per-process HMAC key: endpoint keys are unlinkable to the credentials across processes and logs. */
   private readonly hmacKey = randomBytes(32);
+  /**
+   * Endpoint key by identity, so an HMAC is computed once per connection rather than once per reconcile. The
+   * identities hold credentials, as the Secret cache does; they stay in this process and are never logged.
+   * Bounded: it starts over when full (rotated credentials leave old identities behind).
+   */
+  private readonly keys = new Map<string, string>();
 
   constructor(
     private readonly readSecret: (namespace: string, name: string) => Promise<SecretData>,
@@ -78,7 +84,7 @@ export class Connections implements ConnectionPort {
     }
     const database = m.database ?? 'default';
     const identity = JSON.stringify([m.address.toLowerCase(), tls ?? null, credentials ?? null]);
-    const key = createHmac('sha256', this.hmacKey).update(identity).digest('hex').slice(0, 16);
+    const key = this.keyOf(identity);
     const extfs = r.spec.externalSpecSecretRef ? await this.extfs(ns, r.spec.externalSpecSecretRef.name) : undefined;
     return {
       ok: true,
@@ -86,7 +92,20 @@ export class Connections implements ConnectionPort {
       endpoint: { key, address: m.address, database, ...(credentials ? { credentials } : {}), ...(tls ? { tls } : {}) },
     };
   }
+
+  private keyOf(identity: string): string {
+    let key = this.keys.get(identity);
+    if (key === undefined) {
+      key = createHmac('sha256', this.hmacKey).update(identity).digest('hex').slice(0, 16);
+      if (this.keys.size >= MAX_KEYS) this.keys.clear();
+      this.keys.set(identity, key);
+    }
+    return key;
+  }
 }
+
+/** Distinct connections remembered (each a few hundred bytes); far more than a cluster's Milvus endpoints. */
+const MAX_KEYS = 1_000;
 
 /** Keys of the extfs Secret are plain strings; values never appear in a message. */
 function extfsFrom(ns: string, name: string, data: Record<string, string> | undefined): ExtfsSecret {

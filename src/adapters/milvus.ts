@@ -84,6 +84,15 @@ export class MilvusClients implements MilvusPort {
     return (jobs instanceof RawJobList ? (jobs.all() as WireJob[]) : jobs).map(toJobInfo);
   }
 
+  /** The collection's list with only `jobId` decoded: a lookup in the encoded answer. */
+  async findJob(endpoint: Endpoint, collection: string, jobId: string): Promise<JobInfo | undefined> {
+    const jobs = await this.listRaw(endpoint, collection);
+    if (!(jobs instanceof RawJobList)) return jobs.map(toJobInfo).find((j) => j.jobId === jobId);
+    const wire = jobs.job(jobId);
+    jobs.release();
+    return wire ? toJobInfo(wire as WireJob) : undefined;
+  }
+
   /**
    * The same list for the job observer: jobs are decoded only when asked for, and each one's encoded bytes
    * tell whether it changed, so a list of 24,000 retained jobs costs a scan, not 24,000 objects.

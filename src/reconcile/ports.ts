@@ -20,6 +20,11 @@ export interface MilvusPort {
   refresh(endpoint: Endpoint, request: RefreshRequest): Promise<string>;
   /** ListRefreshExternalCollectionJobs in the endpoint's database; '' lists every collection. */
   listJobs(endpoint: Endpoint, collection: string): Promise<JobInfo[]>;
+  /**
+   * One job of the collection's list, undefined when it is not listed: the same call as listJobs, with only
+   * that job decoded. Optional; without it the reconciler lists and looks.
+   */
+  findJob?(endpoint: Endpoint, collection: string, jobId: string): Promise<JobInfo | undefined>;
 }
 
 /** Thrown by patchStatus on 409: the resource changed since it was read. */

@@ -21,6 +21,7 @@ import {
 } from './ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure } from './types.js';
 import { extfsSecrets, scrub, secretForms } from '../util/scrub.js';
+import { jsonCopy } from '../util/merge-patch.js';
 
 export interface ReconcilerDeps {
   kube: KubePort;
@@ -357,8 +358,10 @@ export class Reconciler {
    * observer reports the job at its next poll.
    */
   private async firstReport(endpoint: Endpoint, collection: string, jobId: string): Promise<JobInfo | undefined> {
+    const { milvus } = this.deps;
     try {
-      return (await this.deps.milvus.listJobs(endpoint, collection)).find((j) => j.jobId === jobId);
+      if (milvus.findJob) return await milvus.findJob(endpoint, collection, jobId);
+      return (await milvus.listJobs(endpoint, collection)).find((j) => j.jobId === jobId);
     } catch {
       return undefined;
     }
@@ -413,7 +416,7 @@ function scrubJob(job: JobInfo, secrets: string[]): JobInfo {
 
 /** Drops undefined fields so comparisons and patches see the same object. */
 export function clean(status: ExternalCollectionRefreshStatus): ExternalCollectionRefreshStatus {
-  return JSON.parse(JSON.stringify(status)) as ExternalCollectionRefreshStatus;
+  return jsonCopy(status);
 }
 
 /** Equal statuses, whatever the order of their keys (`b` is clean: no undefined field, as a parsed status). */

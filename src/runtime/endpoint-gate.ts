@@ -58,6 +58,15 @@ export class EndpointGate implements MilvusPort {
     return this.call(endpoint, true, () => this.inner.listJobs(endpoint, collection));
   }
 
+  findJob(endpoint: Endpoint, collection: string, jobId: string): Promise<JobInfo | undefined> {
+    const { inner } = this;
+    return this.call(endpoint, true, async () =>
+      inner.findJob
+        ? inner.findJob(endpoint, collection, jobId)
+        : (await inner.listJobs(endpoint, collection)).find((j) => j.jobId === jobId),
+    );
+  }
+
   /** Since when the endpoint is known unreachable (tests, metrics). */
   downSince(endpointKey: string): number | undefined {
     return this.endpoints.get(endpointKey)?.down?.at;

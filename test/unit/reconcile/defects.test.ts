@@ -171,6 +171,25 @@ describe('10 and 11. Secrets that cannot be read; the endpoint key', () => {
     if (!a.ok || !b.ok) throw new Error('unresolved');
     expect(a.endpoint.key).not.toBe(b.endpoint.key);
   });
+
+  it('keeps one key per connection and gives rotated credentials a new one', async () => {
+    let password = 'Milvus';
+    const connections = new Connections(() => Promise.resolve({ username: 'root', password }));
+    const r = aRefresh();
+    r.spec.milvus.credentialsSecretRef = { name: 'creds' };
+    const keyOf = async () => {
+      const c = await connections.resolve(r);
+      if (!c.ok) throw new Error('unresolved');
+      return c.endpoint.key;
+    };
+    const first = await keyOf();
+    expect(await keyOf()).toBe(first);
+    password = 'rotated';
+    const rotated = await keyOf();
+    expect(rotated).not.toBe(first);
+    password = 'Milvus';
+    expect(await keyOf()).toBe(first);
+  });
 });
 
 describe('1. two names for one Milvus', () => {

@@ -1,7 +1,7 @@
 /** The per-endpoint gate on the reconciles' Milvus calls (issue 11, defect 9). */
 import { describe, expect, it } from 'vitest';
 import { EndpointBusyError, type Endpoint, type MilvusPort } from '../../../src/reconcile/ports.js';
-import { MilvusCallError } from '../../../src/reconcile/types.js';
+import { type JobInfo, MilvusCallError } from '../../../src/reconcile/types.js';
 import { EndpointGate } from '../../../src/runtime/endpoint-gate.js';
 
 const bad: Endpoint = { key: 'bad', address: '127.0.0.1:1', database: 'default' };
@@ -28,6 +28,46 @@ function fakeMilvus(): MilvusPort & { calls: string[]; release(): void } {
 }
 
 describe('EndpointGate', () => {
+  it("finds one job through the inner port's lookup, or by listing when it has none, as a gated call", async () => {
+    const job: JobInfo = {
+      jobId: '7',
+      collectionName: 'c',
+      state: 'RefreshPending',
+      progress: 0,
+      reason: '',
+      externalSource: '',
+      externalSpec: '',
+      startTimeMs: 0,
+      endTimeMs: 0,
+    };
+    const listing: MilvusPort = { listJobs: () => Promise.resolve([job]), refresh: () => Promise.resolve('7') };
+    const gate = new EndpointGate(listing, { concurrency: 1, coolDownMs: 1_000, maxCoolDownMs: 8_000 });
+    await expect(gate.findJob(good, 'c', '7')).resolves.toMatchObject({ jobId: '7', state: 'RefreshPending' });
+    await expect(gate.findJob(good, 'c', '8')).resolves.toBeUndefined();
+
+    const looked: string[] = [];
+    const lookup: MilvusPort = {
+      ...listing,
+      listJobs: () => Promise.reject(new Error('the lookup should be used')),
+      findJob: (_e, collection, jobId) => {
+        looked.push(`${collection}/${jobId}`);
+        return Promise.resolve(undefined);
+      },
+    };
+    await expect(
+      new EndpointGate(lookup, { concurrency: 1, coolDownMs: 1_000, maxCoolDownMs: 8_000 }).findJob(good, 'c', '7'),
+    ).resolves.toBeUndefined();
+    expect(looked).toEqual(['c/7']);
+
+    // Like a list, it is deferred while the endpoint's slots are taken by old calls.
+    let now = 1_000_000;
+    const milvus = fakeMilvus();
+    const busy = new EndpointGate(milvus, { concurrency: 1, coolDownMs: 1_000, maxCoolDownMs: 8_000, now: () => now });
+    busy.listJobs(bad, 'a').catch(() => undefined);
+    now += 1_000;
+    await expect(busy.findJob(bad, 'c', '7')).rejects.toBeInstanceOf(EndpointBusyError);
+  });
+
   it('defers list calls beyond the limit while the calls in flight are old, and never touches other endpoints', async () => {
     let now = 1_000_000;
     const milvus = fakeMilvus();
