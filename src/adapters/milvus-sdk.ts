@@ -203,11 +203,27 @@ export function shareSdkDefinitions(): void {
   const m = sdkModules();
   assembleMessagesAsTheyArrive(createRequire(require.resolve(SDK)).resolve('@grpc/grpc-js'));
 
+  // winston's isLevelEnabled walks the transports (allocating) on every call, and the SDK logs on every RPC:
+  // the answer is kept per level until the logger's level changes (the SDK sets it; its transports are fixed).
+  let answeredFor: unknown;
+  const enabled = new Map<string, boolean>();
+  const isEnabled = (level: string): boolean => {
+    if (m.logger.level !== answeredFor) {
+      answeredFor = m.logger.level;
+      enabled.clear();
+    }
+    let on = enabled.get(level);
+    if (on === undefined) {
+      on = m.logger.isLevelEnabled(level);
+      enabled.set(level, on);
+    }
+    return on;
+  };
   for (const level of ['error', 'warn', 'info', 'debug']) {
     const log = m.logger[level];
     if (typeof log !== 'function') continue;
     const write = log.bind(m.logger) as (...args: unknown[]) => unknown;
-    m.logger[level] = (...args: unknown[]): unknown => (m.logger.isLevelEnabled(level) ? write(...args) : m.logger);
+    m.logger[level] = (...args: unknown[]): unknown => (isEnabled(level) ? write(...args) : m.logger);
   }
 
   // The SDK's client roots: one each per process, built when the SDK first reads one.

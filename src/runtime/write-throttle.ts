@@ -8,6 +8,7 @@
  * one timestamp per recently written resource.
  */
 import type { ExternalCollectionRefreshStatus } from '../api/v1alpha1.js';
+import { jsonEqual } from '../util/merge-patch.js';
 
 type Status = ExternalCollectionRefreshStatus;
 
@@ -39,18 +40,10 @@ export function isProgressOnly(before: Status | undefined, after: Status): boole
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
   for (const k of keys) {
     if (PROGRESS_FIELDS.has(k)) continue;
-    if (canonical((before as Record<string, unknown>)[k]) !== canonical((after as Record<string, unknown>)[k]))
+    if (!jsonEqual((before as Record<string, unknown>)[k] ?? null, (after as Record<string, unknown>)[k] ?? null))
       return false;
   }
   return true;
-}
-
-function canonical(v: unknown): string {
-  return JSON.stringify(v ?? null, (_k, value: unknown) =>
-    value && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([x], [y]) => x.localeCompare(y)))
-      : value,
-  );
 }
 
 export class WriteThrottle {

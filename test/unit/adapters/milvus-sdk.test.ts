@@ -133,6 +133,14 @@ describe('lean job list', () => {
       logger.level = 'error';
       expect(logger.debug(`[Request] ${JSON.stringify({ collection_name: 'c' })}`)).toBe(logger);
       expect(transform).not.toHaveBeenCalled();
+      // The answer follows the level (it is kept per level until the level changes).
+      transform.mockReturnValue(false); // formatted, then dropped: nothing printed
+      logger.level = 'debug';
+      logger.debug('now formatted');
+      expect(transform).toHaveBeenCalledTimes(1);
+      logger.level = 'error';
+      logger.debug('not formatted');
+      expect(transform).toHaveBeenCalledTimes(1);
     } finally {
       transform.mockRestore();
       logger.level = level;

@@ -37,6 +37,23 @@ describe('isProgressOnly', () => {
     expect(isProgressOnly(running('RefreshPending', 0), running('RefreshInProgress', 5))).toBe(false);
   });
 
+  it('compares the other fields by value: key order does not matter, any other change does', () => {
+    const before = running('RefreshInProgress', 10);
+    const reordered = running('RefreshInProgress', 20);
+    reordered.run = {
+      baselineJobId: '6',
+      submittedAt: '2026-01-01T00:00:00Z',
+      trigger: 'created',
+      generation: 1,
+    } as typeof reordered.run;
+    expect(isProgressOnly(before, reordered)).toBe(true);
+    const retried = running('RefreshInProgress', 20);
+    retried.run = { ...retried.run!, attempts: 2 };
+    expect(isProgressOnly(before, retried)).toBe(false);
+    const withHistory = { ...running('RefreshInProgress', 20), history: [{ jobId: '6', state: 'RefreshCompleted' }] };
+    expect(isProgressOnly(before, withHistory as ExternalCollectionRefreshStatus)).toBe(false);
+  });
+
   it('is false for the first report of a job, its end, a new job, a new generation or a condition flip', () => {
     expect(isProgressOnly(running(undefined), running('RefreshPending'))).toBe(false);
     expect(isProgressOnly(undefined, running('RefreshPending'))).toBe(false);
