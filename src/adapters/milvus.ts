@@ -90,7 +90,7 @@ export class MilvusClients implements MilvusPort {
     if (!(jobs instanceof RawJobList)) return jobs.map(toJobInfo).find((j) => j.jobId === jobId);
     const wire = jobs.job(jobId);
     jobs.release();
-    return wire ? toJobInfo(wire as WireJob) : undefined;
+    return wire ? toJobInfo(wire) : undefined;
   }
 
   /**
