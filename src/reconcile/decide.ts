@@ -745,14 +745,22 @@ export function afterSubmit(args: {
   const update = updater(r, now, settings);
   if ('jobId' in result) {
     const accepted = { ...st, jobId: result.jobId, collectionName: r.spec.collectionName };
-    const status =
-      firstReport?.jobId === result.jobId && !isTerminal(firstReport.state) ? withJob(accepted, firstReport) : accepted;
+    const reported = firstReport?.jobId === result.jobId && !isTerminal(firstReport.state);
+    const status = reported ? withJob(accepted, firstReport) : accepted;
+    // A job Milvus has not listed yet may have been dropped (milvus#49231): looked at again when the grace
+    // period ends. A listed job was persisted: like any job it is followed through the job observer, which
+    // wakes the resource when the job changes or goes missing (only a deadline needs a timer).
+    const deadline = deadlineOf(r, status);
     return update({
       status,
       situation: jobSituation(status),
       watch: { jobId: result.jobId },
       holdsCollection: true,
-      requeue: { afterMs: settings.submitGraceMs },
+      requeue: !reported
+        ? { afterMs: settings.submitGraceMs }
+        : deadline === undefined
+          ? undefined
+          : { afterMs: Math.max(0, deadline - now) + 100 },
     });
   }
   const failure = result.failure;

@@ -163,6 +163,8 @@ describe('decide: after the refresh call (afterSubmit)', () => {
     expect(d.status.state).toBeUndefined(); // not claimed before Milvus reports it
     expect(d.watch).toEqual({ jobId: id(11) });
     expect(ready(d).reason).toBe('RefreshSubmitted');
+    // Not listed yet: looked at again when the grace period for an unpersisted job ends.
+    expect(d.requeue).toEqual({ afterMs: SETTINGS.submitGraceMs });
   });
 
   it("writes Milvus' first report of the job with its id when the collection's list already shows it", () => {
@@ -172,9 +174,18 @@ describe('decide: after the refresh call (afterSubmit)', () => {
     expect(d.status.state).toBe('RefreshPending');
     expect(d.watch).toEqual({ jobId: id(11) });
     expect(ready(d).reason).toBe('RefreshPending');
+    // Listed, so persisted: followed through the job observer, with no timer (but the deadline's).
+    expect(d.requeue).toBeUndefined();
+    const bounded = aRefresh({ status: submitted(0) });
+    bounded.spec.activeDeadlineSeconds = 600;
+    const deadline = update(afterSubmit({ ...args, resource: bounded, firstReport: aJob(11, 'RefreshPending') }));
+    expect(deadline.requeue).toEqual({ afterMs: Date.parse(bounded.status!.run!.submittedAt!) + 600_000 - NOW + 100 });
     // An ended job, or another job, is left to the job observer.
     expect(update(afterSubmit({ ...args, firstReport: aJob(11, 'RefreshCompleted') })).status.state).toBeUndefined();
     expect(update(afterSubmit({ ...args, firstReport: aJob(12, 'RefreshPending') })).status.state).toBeUndefined();
+    expect(update(afterSubmit({ ...args, firstReport: aJob(12, 'RefreshPending') })).requeue).toEqual({
+      afterMs: SETTINGS.submitGraceMs,
+    });
   });
 
   it('keeps the intent when the call may have reached Milvus (unavailable), and when Milvus says "in progress"', () => {
