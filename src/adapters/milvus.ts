@@ -88,9 +88,12 @@ export class MilvusClients implements MilvusPort {
   async findJob(endpoint: Endpoint, collection: string, jobId: string): Promise<JobInfo | undefined> {
     const jobs = await this.listRaw(endpoint, collection);
     if (!(jobs instanceof RawJobList)) return jobs.map(toJobInfo).find((j) => j.jobId === jobId);
-    const wire = jobs.job(jobId);
-    jobs.release();
-    return wire ? toJobInfo(wire) : undefined;
+    try {
+      const wire = jobs.job(jobId);
+      return wire ? toJobInfo(wire) : undefined;
+    } finally {
+      jobs.release();
+    }
   }
 
   /**
