@@ -322,8 +322,13 @@ function gaveUp(st: ExternalCollectionRefreshStatus, now: number): ExternalColle
 }
 
 function untilDeadline(ctx: Context): Requeue {
-  const deadline = deadlineOf(ctx.r, ctx.st);
-  return deadline === undefined ? undefined : { afterMs: Math.max(0, deadline - ctx.now) + 100 };
+  return untilDeadlineOf(ctx.r, ctx.st, ctx.now);
+}
+
+/** A timer for spec.activeDeadlineSeconds of the run in `st`, if it has one. */
+function untilDeadlineOf(r: ExternalCollectionRefresh, st: ExternalCollectionRefreshStatus, now: number): Requeue {
+  const deadline = deadlineOf(r, st);
+  return deadline === undefined ? undefined : { afterMs: Math.max(0, deadline - now) + 100 };
 }
 
 /**
@@ -750,17 +755,12 @@ export function afterSubmit(args: {
     // A job Milvus has not listed yet may have been dropped (milvus#49231): looked at again when the grace
     // period ends. A listed job was persisted: like any job it is followed through the job observer, which
     // wakes the resource when the job changes or goes missing (only a deadline needs a timer).
-    const deadline = deadlineOf(r, status);
     return update({
       status,
       situation: jobSituation(status),
       watch: { jobId: result.jobId },
       holdsCollection: true,
-      requeue: !reported
-        ? { afterMs: settings.submitGraceMs }
-        : deadline === undefined
-          ? undefined
-          : { afterMs: Math.max(0, deadline - now) + 100 },
+      requeue: reported ? untilDeadlineOf(r, status, now) : { afterMs: settings.submitGraceMs },
     });
   }
   const failure = result.failure;

@@ -22,9 +22,20 @@ export interface MilvusPort {
   listJobs(endpoint: Endpoint, collection: string): Promise<JobInfo[]>;
   /**
    * One job of the collection's list, undefined when it is not listed: the same call as listJobs, with only
-   * that job decoded. Optional; without it the reconciler lists and looks.
+   * that job decoded. Optional: {@link findJob} lists and looks when a port has no lookup of its own.
    */
   findJob?(endpoint: Endpoint, collection: string, jobId: string): Promise<JobInfo | undefined>;
+}
+
+/** `port`'s lookup of one job of the collection, or its list searched for the job. */
+export async function findJob(
+  port: MilvusPort,
+  endpoint: Endpoint,
+  collection: string,
+  jobId: string,
+): Promise<JobInfo | undefined> {
+  if (port.findJob) return port.findJob(endpoint, collection, jobId);
+  return (await port.listJobs(endpoint, collection)).find((j) => j.jobId === jobId);
 }
 
 /** Thrown by patchStatus on 409: the resource changed since it was read. */

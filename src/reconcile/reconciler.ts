@@ -18,6 +18,7 @@ import {
   type KubePort,
   type MilvusPort,
   type ObserverPort,
+  findJob,
 } from './ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure } from './types.js';
 import { extfsSecrets, scrub, secretForms } from '../util/scrub.js';
@@ -358,10 +359,8 @@ export class Reconciler {
    * observer reports the job at its next poll.
    */
   private async firstReport(endpoint: Endpoint, collection: string, jobId: string): Promise<JobInfo | undefined> {
-    const { milvus } = this.deps;
     try {
-      if (milvus.findJob) return await milvus.findJob(endpoint, collection, jobId);
-      return (await milvus.listJobs(endpoint, collection)).find((j) => j.jobId === jobId);
+      return await findJob(this.deps.milvus, endpoint, collection, jobId);
     } catch {
       return undefined;
     }

@@ -9,7 +9,7 @@
  * Any answer of Milvus, even a refusal, shows the endpoint reachable. The job observer has its own backoff.
  */
 import type { RefreshRequest } from '../reconcile/model.js';
-import { EndpointBusyError, type Endpoint, type MilvusPort } from '../reconcile/ports.js';
+import { EndpointBusyError, type Endpoint, type MilvusPort, findJob } from '../reconcile/ports.js';
 import { type JobInfo, MilvusCallError } from '../reconcile/types.js';
 
 export interface EndpointGateOptions {
@@ -59,12 +59,7 @@ export class EndpointGate implements MilvusPort {
   }
 
   findJob(endpoint: Endpoint, collection: string, jobId: string): Promise<JobInfo | undefined> {
-    const { inner } = this;
-    return this.call(endpoint, true, async () =>
-      inner.findJob
-        ? inner.findJob(endpoint, collection, jobId)
-        : (await inner.listJobs(endpoint, collection)).find((j) => j.jobId === jobId),
-    );
+    return this.call(endpoint, true, () => findJob(this.inner, endpoint, collection, jobId));
   }
 
   /** Since when the endpoint is known unreachable (tests, metrics). */
