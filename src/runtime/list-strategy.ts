@@ -7,9 +7,12 @@
 export type ListStrategy = 'all' | 'collection';
 
 /**
- * Smoothed cost (ms) of one call of each kind on an endpoint; undefined until measured. `collectionMs` is a
- * whole poll of per-collection lists (run a few at once) divided by its number of lists: what one more
- * collection adds to a poll, not one call's round trip.
+ * Smoothed cost (ms) of one call of each kind on an endpoint, from call to answer; undefined until measured.
+ * `collectionMs` is one per-collection list's own time, although the observer runs a few at once: a poll's
+ * duration divided by its lists said what one more collection adds to the poll, which is the concurrency (4)
+ * times less than what each list costs Milvus and the operator (its CPU per call does not overlap). In a burst
+ * of 10,000 resources that measure chose about 100 lists per poll and endpoint, each costing the operator
+ * 0.6 ms or more, over one all-jobs list costing it about 13 ms (docs/scale.md, tenth round).
  */
 export interface ListCosts {
   allMs?: number;

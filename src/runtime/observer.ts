@@ -395,6 +395,7 @@ export class JobObserver {
     const answers = new Map<string, JobSnapshot>();
     const pending = [...groups];
     let failed = false;
+    let spentMs = 0;
     const worker = async (): Promise<void> => {
       for (let next = pending.shift(); next && !failed; next = pending.shift()) {
         const [key, { endpoint, collection, keys }] = next;
@@ -407,7 +408,9 @@ export class JobObserver {
           failed = true;
           return;
         }
-        this.options.onList?.('collection', (performance.now() - started) / 1000);
+        const ms = performance.now() - started;
+        spentMs += ms;
+        this.options.onList?.('collection', ms / 1000);
         answers.set(
           key,
           this.endpoints.get(state.endpoint.key) === state ? this.takeAnswer(state, keys, snapshot) : snapshot,
@@ -415,11 +418,10 @@ export class JobObserver {
       }
     };
     const concurrency = Math.max(1, this.options.collectionListConcurrency ?? 4);
-    const started = performance.now();
     await Promise.all(Array.from({ length: Math.min(concurrency, pending.length) }, worker));
     if (failed) return undefined;
-    // What one more collection adds to the poll: the lists run `concurrency` at a time.
-    state.costs.collectionMs = smoothCost(state.costs.collectionMs, (performance.now() - started) / groups.size);
+    // What one list costs, from call to answer. Running a few at once shortens the poll, not their cost.
+    state.costs.collectionMs = smoothCost(state.costs.collectionMs, spentMs / groups.size);
     return answers;
   }
 

@@ -224,6 +224,37 @@ describe('JobObserver', () => {
     expect(obs.strategies()).toEqual({ all: 1, collection: 0 });
     obs.stop();
   });
+
+  it('counts what each per-collection list costs, not how much it lengthens a poll that runs four at once', async () => {
+    // 8 lists of 10 ms each cost 80 ms, more than the 60 ms list of every job, although four at a time they
+    // make a poll of only 20 ms.
+    const calls: string[] = [];
+    const collections: Record<string, string> = {};
+    const jobs: JobInfo[] = [];
+    for (let i = 1; i <= 8; i++) {
+      collections[`ns/r${i}`] = `c${i}`;
+      jobs.push(job(String(i), 'RefreshInProgress', 10, `c${i}`));
+    }
+    const milvus = {
+      listJobs: async (_e: Endpoint, collection: string) => {
+        calls.push(collection);
+        await new Promise((r) => setTimeout(r, collection ? 10 : 60));
+        return collection ? jobs.filter((j) => j.collectionName === collection) : [...jobs, ...RETAINED];
+      },
+    };
+    const obs = perCollectionObserver(milvus, () => undefined, collections);
+    for (let i = 1; i <= 8; i++) obs.watch(`ns/r${i}`, endpoint('a'), { jobId: String(i) });
+    await vi.advanceTimersByTimeAsync(1_500);
+    // Measured the list of every job, then tried the collections one by one (their cost was not known yet).
+    expect(calls.filter((c) => c === '')).toHaveLength(1);
+    expect(calls.filter((c) => c !== '')).toHaveLength(8);
+    calls.length = 0;
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(calls).toEqual(['', '', '']); // one list per poll from then on
+    expect(obs.strategies()).toEqual({ all: 1, collection: 0 });
+    expect(obs.view('ns/r8')?.job?.jobId).toBe('8');
+    obs.stop();
+  });
   it('stops looking for a job once it is seen ended: its collection is not listed, nor an endpoint with no running job', async () => {
     const calls: string[] = [];
     const jobs = [job('1', 'RefreshInProgress', 10, 'c1'), job('2', 'RefreshInProgress', 10, 'c2')];
