@@ -12,7 +12,7 @@ export type ListStrategy = 'all' | 'collection';
  * duration divided by its lists said what one more collection adds to the poll, which is the concurrency (4)
  * times less than what each list costs Milvus and the operator (its CPU per call does not overlap). In a burst
  * of 10,000 resources that measure chose about 100 lists per poll and endpoint, each costing the operator
- * 0.6 ms or more, over one all-jobs list costing it about 13 ms (docs/scale.md, tenth round).
+ * 0.35-0.5 ms of CPU, over one all-jobs list costing it about 16 ms (docs/scale.md, tenth round).
  */
 export interface ListCosts {
   allMs?: number;
