@@ -252,7 +252,7 @@ function follow(ctx: Context, phase: Extract<Phase, { kind: 'Following' }>): Dec
       situation: { ...s, message: s.message + pendingTriggerWords(ctx) },
       watch,
       holdsCollection: true,
-      requeue: untilDeadline(ctx),
+      requeue: untilDeadline(ctx.r, ctx.st, ctx.now),
     });
   }
   const overdue = deadlineExceeded(ctx, st);
@@ -321,12 +321,8 @@ function gaveUp(st: ExternalCollectionRefreshStatus, now: number): ExternalColle
   return { ...st, run: { ...st.run, gaveUpAt: iso(now) } };
 }
 
-function untilDeadline(ctx: Context): Requeue {
-  return untilDeadlineOf(ctx.r, ctx.st, ctx.now);
-}
-
 /** A timer for spec.activeDeadlineSeconds of the run in `st`, if it has one. */
-function untilDeadlineOf(r: ExternalCollectionRefresh, st: ExternalCollectionRefreshStatus, now: number): Requeue {
+function untilDeadline(r: ExternalCollectionRefresh, st: ExternalCollectionRefreshStatus, now: number): Requeue {
   const deadline = deadlineOf(r, st);
   return deadline === undefined ? undefined : { afterMs: Math.max(0, deadline - now) + 100 };
 }
@@ -760,7 +756,7 @@ export function afterSubmit(args: {
       situation: jobSituation(status),
       watch: { jobId: result.jobId },
       holdsCollection: true,
-      requeue: reported ? untilDeadlineOf(r, status, now) : { afterMs: settings.submitGraceMs },
+      requeue: reported ? untilDeadline(r, status, now) : { afterMs: settings.submitGraceMs },
     });
   }
   const failure = result.failure;
