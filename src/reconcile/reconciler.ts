@@ -373,7 +373,11 @@ export class Reconciler {
     else if (!d.watch) this.deps.observer.unwatch(key);
   }
 
-  /** Events on transitions only: when the Ready reason changes. */
+  /**
+   * Events on transitions only: when the Ready reason changes, or a new job id appears. A new job is news even
+   * when Milvus already reports it pending or running (the first report comes with the id): it is recorded as
+   * RefreshSubmitted, whatever the condition's reason.
+   */
   private async events(
     r: ExternalCollectionRefresh,
     next: ExternalCollectionRefreshStatus,
@@ -381,13 +385,16 @@ export class Reconciler {
   ): Promise<void> {
     const before = findCondition(r.status?.conditions, READY);
     const after = findCondition(next.conditions, READY);
-    if (!after || QUIET_REASONS.has(after.reason)) return;
+    if (!after) return;
     const newJob = next.jobId !== undefined && next.jobId !== r.status?.jobId;
-    if (before?.reason === after.reason && !newJob) return;
+    const quiet = QUIET_REASONS.has(after.reason);
+    if (quiet && !newJob) return;
+    if (!quiet && before?.reason === after.reason && !newJob) return;
+    const reason = quiet ? 'RefreshSubmitted' : after.reason;
     const stalled = findCondition(next.conditions, STALLED)?.status === 'True';
-    const type = stalled || WARNING_REASONS.has(after.reason) ? 'Warning' : 'Normal';
-    log.info('Recorded event', { reason: after.reason, type, jobId: next.jobId });
-    await this.deps.kube.event(r, type, after.reason, after.message);
+    const type = stalled || WARNING_REASONS.has(reason) ? 'Warning' : 'Normal';
+    log.info('Recorded event', { reason, type, jobId: next.jobId });
+    await this.deps.kube.event(r, type, reason, after.message);
   }
 }
 
