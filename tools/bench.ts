@@ -25,7 +25,7 @@
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
@@ -49,6 +49,8 @@ const SLICE_LABEL = 'bench.milvus.io/slice';
 const ECR_PATH = `/apis/milvus.io/v1alpha1/namespaces/${NS}/externalcollectionrefreshes`;
 
 interface Results {
+  /** The CPU model and core count (the CPU targets are absolute milliseconds, which depend on the machine). */
+  machine: string;
   resources: number;
   endpoints: number;
   jobDurationMs: number;
@@ -265,7 +267,10 @@ async function main(): Promise<void> {
   const log = (line: string): void => console.log(`[bench +${((Date.now() - t0) / 1000).toFixed(0)}s] ${line}`);
   const t0 = Date.now();
 
-  console.log(`Benchmark on Node ${process.version}; the operator runs on the same binary (${process.execPath})`);
+  const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores`;
+  console.log(
+    `Benchmark on Node ${process.version} (${machine}); the operator runs on the same binary (${process.execPath})`,
+  );
   const start = productionStart();
   console.log(
     `The operator starts as the image does (Dockerfile): node ${[...start.nodeFlags, 'dist/main.js'].join(' ')}` +
@@ -551,6 +556,7 @@ async function main(): Promise<void> {
     const workloadLowRejected = await apfRejected(admin);
 
     const results: Results = {
+      machine,
       resources: n,
       endpoints: e,
       jobDurationMs,
@@ -788,7 +794,9 @@ function report(r: Results, record: boolean): void {
       'operatorMaxRssMiB',
       'statusWritesPerTrigger',
     ];
-    console.log(`\nAgainst bench/baseline.json (${baseline.resources} resources):`);
+    console.log(
+      `\nAgainst bench/baseline.json (${baseline.resources} resources, measured on ${baseline.machine ?? 'an unrecorded machine'}):`,
+    );
     for (const k of keys) console.log(`  ${k}: ${JSON.stringify(baseline[k])} -> ${JSON.stringify(r[k])}`);
   }
   console.log(
