@@ -24,7 +24,7 @@
  * the workload-low priority level, as in a cluster), on the same Node binary as this script.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -168,7 +168,16 @@ async function spawnOperator(
       '--log-level=warn',
       ...extra,
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...start.env, ...env }, cwd: tmpdir() },
+    {
+      // BENCH_OPERATOR_STDOUT: a file the operators' stdout is appended to (say --trace-gc's lines); dropped otherwise.
+      stdio: [
+        'ignore',
+        process.env.BENCH_OPERATOR_STDOUT ? openSync(process.env.BENCH_OPERATOR_STDOUT, 'a') : 'ignore',
+        'inherit',
+      ],
+      env: { ...process.env, ...start.env, ...env },
+      cwd: tmpdir(),
+    },
   );
   return { proc, pid: proc.pid!, metricsPort, startedAt: Date.now() };
 }
