@@ -164,14 +164,21 @@ export class KubeAdapter implements KubePort {
     }
   }
 
-  /** Queues an Event about `r`; resolves at once (events are sent in the background, best effort). */
+  /**
+   * Queues an Event about `r`; resolves at once (events are sent in the background, best effort). When the
+   * queue is full a Warning takes the place of the oldest queued Normal event: in a burst the Normal ones
+   * (a job submitted, a job completed) are many, and the few that say something went wrong must not be the
+   * ones lost.
+   */
   event(r: ExternalCollectionRefresh, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     if (this.eventQueue.length >= (this.options.maxQueuedEvents ?? 1_000)) {
+      const normal = type === 'Warning' ? this.eventQueue.findIndex((e) => e.type === 'Normal') : -1;
       this.options.onApiCall?.('create_event', 'dropped');
-    } else {
-      this.eventQueue.push({ r, type, reason, message });
-      if (!this.sendingEvents) void this.sendEvents();
+      if (normal < 0) return Promise.resolve();
+      this.eventQueue.splice(normal, 1);
     }
+    this.eventQueue.push({ r, type, reason, message });
+    if (!this.sendingEvents) void this.sendEvents();
     return Promise.resolve();
   }
 

@@ -96,6 +96,37 @@ describe('KubeAdapter against an API server that never answers', () => {
     expect(warnings).toEqual(['Could not record event', 'Could not record event', 'Could not record event']);
   });
 
+  it('keeps Warning events over Normal ones when the event queue is full', async () => {
+    const failed: unknown[] = [];
+    let dropped = 0;
+    const kube = new KubeAdapter(http, {
+      cached: () => undefined,
+      log: { ...log, warn: (_m: string, fields?: Record<string, unknown>) => void failed.push(fields?.reason) },
+      requestTimeoutMs: 100,
+      maxQueuedEvents: 2,
+      onApiCall: (_what, code) => void (code === 'dropped' && dropped++),
+    });
+    // N1 is being sent (the API server never answers: each event fails after 0.1 s, with its reason logged);
+    // the queue holds two.
+    const offered: ['Normal' | 'Warning', string][] = [
+      ['Normal', 'N1'],
+      ['Normal', 'N2'],
+      ['Normal', 'N3'],
+      ['Warning', 'W1'], // full: takes N2's place
+      ['Normal', 'N4'], // full: dropped
+      ['Warning', 'W2'], // full: takes N3's place
+      ['Warning', 'W3'], // full of Warnings: dropped
+    ];
+    for (const [type, reason] of offered) await kube.event(resource, type, reason, 'm');
+    const started = Date.now();
+    while (kube.queuedEvents > 0 || failed.length < 3) {
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(failed).toEqual(['N1', 'W1', 'W2']);
+    expect(dropped).toBe(4);
+  });
+
   it('without a deadline the same write is still waiting after 1.5 s', async () => {
     const kube = new KubeAdapter(http, { cached: () => undefined, log });
     const outcome = await Promise.race([
