@@ -24,7 +24,7 @@
  * the workload-low priority level, as in a cluster), on the same Node binary as this script.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -158,6 +158,8 @@ async function spawnOperator(
 ): Promise<{ proc: ChildProcess; pid: number; metricsPort: number; startedAt: number }> {
   const metricsPort = await freePort();
   const start = productionStart();
+  // BENCH_OPERATOR_STDOUT: a file the operators' stdout is appended to (say --trace-gc's lines); dropped otherwise.
+  const stdout = process.env.BENCH_OPERATOR_STDOUT ? openSync(process.env.BENCH_OPERATOR_STDOUT, 'a') : 'ignore';
   const proc = spawn(
     process.execPath,
     [
@@ -172,17 +174,9 @@ async function spawnOperator(
       '--log-level=warn',
       ...extra,
     ],
-    {
-      // BENCH_OPERATOR_STDOUT: a file the operators' stdout is appended to (say --trace-gc's lines); dropped otherwise.
-      stdio: [
-        'ignore',
-        process.env.BENCH_OPERATOR_STDOUT ? openSync(process.env.BENCH_OPERATOR_STDOUT, 'a') : 'ignore',
-        'inherit',
-      ],
-      env: { ...process.env, ...start.env, ...env },
-      cwd: tmpdir(),
-    },
+    { stdio: ['ignore', stdout, 'inherit'], env: { ...process.env, ...start.env, ...env }, cwd: tmpdir() },
   );
+  if (typeof stdout === 'number') closeSync(stdout); // the child has its own copy
   return { proc, pid: proc.pid!, metricsPort, startedAt: Date.now() };
 }
 
@@ -565,6 +559,7 @@ async function main(): Promise<void> {
     const floorWriterSeconds = (Date.now() - floorStart) / 1000;
     const floorCpu = process.cpuUsage(floorCpu0);
     const floorCpuMsPerWrite = (floorCpu.user + floorCpu.system) / 1000 / Math.max(1, statusWrites);
+    const cpuMsPerWrite = (burstCpu * 1000) / Math.max(1, statusWrites);
     const rawFloor = floorWriterSeconds + jobDurationMs / 1000 + POLL_MS / 1000;
     watch.stop();
 
@@ -585,9 +580,9 @@ async function main(): Promise<void> {
       floorWriterSeconds: round(floorWriterSeconds),
       timeVsFloor: round(burstSeconds / rawFloor, 2),
       operatorCpuSeconds: round(burstCpu),
-      cpuMsPerStatusWrite: round((burstCpu * 1000) / Math.max(1, statusWrites), 2),
+      cpuMsPerStatusWrite: round(cpuMsPerWrite, 2),
       floorCpuMsPerWrite: round(floorCpuMsPerWrite, 3),
-      cpuVsFloorWriter: round((burstCpu * 1000) / Math.max(1, statusWrites) / Math.max(1e-9, floorCpuMsPerWrite), 1),
+      cpuVsFloorWriter: round(cpuMsPerWrite / Math.max(1e-9, floorCpuMsPerWrite), 1),
       statusWrites,
       // The long job's writes are reported on their own.
       statusWritesPerTrigger: round((statusWrites - longWrites.length) / n, 2),

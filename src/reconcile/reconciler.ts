@@ -388,8 +388,7 @@ export class Reconciler {
     if (!after) return;
     const newJob = next.jobId !== undefined && next.jobId !== r.status?.jobId;
     const quiet = QUIET_REASONS.has(after.reason);
-    if (quiet && !newJob) return;
-    if (!quiet && before?.reason === after.reason && !newJob) return;
+    if (!newJob && (quiet || before?.reason === after.reason)) return;
     const reason = quiet ? 'RefreshSubmitted' : after.reason;
     const stalled = findCondition(next.conditions, STALLED)?.status === 'True';
     const type = stalled || WARNING_REASONS.has(reason) ? 'Warning' : 'Normal';
