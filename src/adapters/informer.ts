@@ -36,7 +36,7 @@ export interface InformerOptions {
   /** Echoes of the operator's own status writes: cached, but not handed to `onKey` (echoes.ts). */
   echoes?: Echoes;
   /** Told of each version the cache takes in (an add or an update, echoes included), after it is stored. */
-  onCached?: (key: string, resourceVersion: string | undefined) => void;
+  onCached?: (key: string, obj: ExternalCollectionRefresh) => void;
   /** How often every cached key is handed to `onKey` again (no API call). */
   resyncPeriodMs: number;
   /** A watch that delivers nothing, not even a bookmark, for this long is treated as dead and reopened. */
@@ -171,7 +171,7 @@ export class RefreshInformer {
     const take = (obj: KubernetesObject): string => {
       slim(obj);
       const key = keyOfObject(obj);
-      if (generation === this.generation) this.options.onCached?.(key, obj.metadata?.resourceVersion);
+      if (generation === this.generation) this.options.onCached?.(key, asRefresh(obj)!);
       return key;
     };
     informer.on('add', (obj: KubernetesObject) => touch(take(obj)));

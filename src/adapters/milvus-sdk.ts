@@ -267,6 +267,10 @@ const GRPC_FRAME_HEADER_BYTES = 5;
 // Field numbers of milvus.proto (ListRefreshExternalCollectionJobsResponse, RefreshExternalCollectionJobInfo).
 const RESPONSE_JOBS = 2;
 const JOB_ID = 1;
+const JOB_COLLECTION = 2;
+const JOB_STATE = 3;
+/** RefreshCompleted and RefreshFailed: a job in any other state (or one added later) counts as active. */
+const TERMINAL_STATES: ReadonlySet<number> = new Set([2, 3]);
 
 /**
  * A job list as the wire has it: each job's bytes, its id read only when a lookup needs it, decoded on demand
@@ -405,6 +409,60 @@ export class RawJobList {
     return this.decodeAt(Array.from({ length: this.length }, (_, i) => i));
   }
 
+  /**
+   * One pass over every job, reading three fields of each and decoding none: the highest job id and the
+   * collections with an active job. Also indexes every id (later lookups read none again).
+   */
+  summary(): { highestJobId: string; activeCollections: Set<string> } {
+    this.readable();
+    const { buf, ranges, idRanges } = this;
+    const active = new Set<string>();
+    let top = -1;
+    for (let i = 0; i < this.length; i++) {
+      const start = ranges[2 * i]!;
+      const end = ranges[2 * i + 1]!;
+      let pos = start;
+      let nameStart = -1;
+      let nameEnd = -1;
+      let state = 0; // proto3 default: RefreshPending is not sent
+      let idStart = end;
+      let idEnd = end; // an id of 0 is not sent
+      // Encoders write fields in number order, so the three come first: once all are read, the rest is skipped.
+      let read = 0;
+      while (pos < end && read !== 7) {
+        const tag = readUint(buf, pos);
+        const valueStart = cursor;
+        const field = tag >>> 3;
+        const wire = tag & 7;
+        if (field === JOB_ID && wire === 0) {
+          readUint10(buf, valueStart);
+          idStart = valueStart;
+          idEnd = cursor;
+          pos = cursor;
+          read |= 1;
+        } else if (field === JOB_STATE && wire === 0) {
+          readUint10(buf, valueStart);
+          state = cursor - valueStart === 1 ? buf[valueStart]! : -1; // the known states are one byte
+          pos = cursor;
+          read |= 2;
+        } else if (field === JOB_COLLECTION && wire === 2) {
+          const length = readUint(buf, valueStart);
+          nameStart = cursor;
+          nameEnd = cursor + length;
+          pos = nameEnd;
+          read |= 4;
+        } else pos = skip(buf, valueStart, wire);
+      }
+      idRanges[2 * i] = idStart;
+      idRanges[2 * i + 1] = idEnd;
+      if (top < 0 || compareVarints(buf, idStart, idEnd, idRanges[2 * top]!, idRanges[2 * top + 1]!) > 0) top = i;
+      if (!TERMINAL_STATES.has(state)) active.add(nameStart < 0 ? '' : buf.toString('utf8', nameStart, nameEnd));
+    }
+    this.indexedJobs = this.length;
+    const highestJobId = top < 0 ? '0' : idOfBytes(buf, idRanges[2 * top]!, idRanges[2 * top + 1]!);
+    return { highestJobId, activeCollections: active };
+  }
+
   /** Reads the ids of the jobs before `n`. */
   private indexTo(n: number): void {
     for (let i = this.indexedJobs; i < n; i++)
@@ -473,6 +531,19 @@ function encodeId(jobId: string): number[] | undefined {
     bytes.push(v > 0n ? b | 0x80 : b);
   } while (v > 0n);
   return bytes;
+}
+
+/**
+ * Compares two job ids by their varint bytes (job ids are positive int64s: a longer varint is a larger number;
+ * of two as long, the one whose most significant 7-bit group differs first is).
+ */
+function compareVarints(buf: Buffer, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  if (aEnd - aStart !== bEnd - bStart) return aEnd - aStart - (bEnd - bStart);
+  for (let a = aEnd - 1, b = bEnd - 1; a >= aStart; a--, b--) {
+    const d = (buf[a]! & 0x7f) - (buf[b]! & 0x7f);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 function idOfBytes(buf: Buffer, start: number, end: number): string {

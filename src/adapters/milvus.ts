@@ -108,6 +108,7 @@ export class MilvusClients implements MilvusPort {
         fingerprints: (ids) => jobs.fingerprints(ids),
         jobs: (ids) => new Map([...jobs.jobs(ids)].map(([id, wire]) => [id, toJobInfo(wire as WireJob)])),
         release: () => jobs.release(),
+        summary: () => jobs.summary(),
       };
     }
     return snapshotOf(jobs.map(toJobInfo));

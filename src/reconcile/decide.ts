@@ -541,11 +541,13 @@ function start(given: Context, phase: Extract<Phase, { kind: 'Starting' }>, mode
       requeue: { afterMs: 0 },
     });
   }
-  const listed = collectionJobs(ctx, false);
+  // A trigger in the object itself (not a schedule's fire, nor a repeat of this trigger's call) may take its
+  // baseline from a recent all-jobs answer (DecideInput.collectionJobs).
+  const listed = collectionJobs(ctx, false, how === 'new' && dueFire(r, ctx.now) === undefined);
   if (!('jobs' in listed)) return listed;
   const active = listed.jobs.find((j) => !isTerminal(j.state));
   if (active) return waitForActiveJob(ctx, active, false);
-  return submit(ctx, listed.jobs, how);
+  return submit(ctx, listed.jobs, how, listed.highestJobId);
 }
 
 /** Stalled reasons for requests Milvus refused outright: repeating them cannot help until something changes. */
@@ -608,9 +610,13 @@ function tooLateToRun(ctx: Context): Decision | undefined {
 }
 
 /** The collection's jobs, or the decision to list them first, or the decision after listing failed. */
-function collectionJobs(ctx: Context, holdsCollection: boolean): { jobs: JobInfo[] } | Decision {
+function collectionJobs(
+  ctx: Context,
+  holdsCollection: boolean,
+  newTrigger = false,
+): { jobs: JobInfo[]; highestJobId?: string } | Decision {
   const listed = ctx.input.collectionJobs;
-  if (!listed) return { kind: 'listCollectionJobs' };
+  if (!listed) return newTrigger ? { kind: 'listCollectionJobs', newTrigger } : { kind: 'listCollectionJobs' };
   if ('jobs' in listed) return listed;
   return ctx.update({
     status: ctx.st,
@@ -651,7 +657,7 @@ function waitForActiveJob(ctx: Context, job: JobInfo, holdsCollection: boolean):
 type SubmitMode = 'new' | 'again' | 'retry';
 
 /** The intent for a submission, and the request to send once it is recorded. */
-function submit(ctx: Context, jobs: JobInfo[], mode: SubmitMode): Decision {
+function submit(ctx: Context, jobs: JobInfo[], mode: SubmitMode, highestJobId?: string): Decision {
   const { r, st, settings, now } = ctx;
   const d = desiredTrigger(r, now);
   const nowIso = iso(now);
@@ -668,7 +674,7 @@ function submit(ctx: Context, jobs: JobInfo[], mode: SubmitMode): Decision {
     specHash: d.specHash,
     trigger: mode === 'new' || !previous ? triggerWords(r, now) : previous.trigger,
     submittedAt: nowIso,
-    baselineJobId: maxJobId(jobs),
+    baselineJobId: highestJobId ?? maxJobId(jobs),
     attempts: (mode === 'again' ? (previous?.attempts ?? 0) : 0) + 1,
   };
   if (mode !== 'new' && previous?.scheduledAt) run.scheduledAt = previous.scheduledAt;

@@ -60,8 +60,12 @@ export interface DecideInput {
   connection: ConnectionState;
   claim?: Claim;
   view?: ObservedView;
-  /** The collection's jobs, listed on request (decision `listCollectionJobs`). */
-  collectionJobs?: { jobs: JobInfo[] } | { failure: MilvusFailure };
+  /**
+   * The collection's jobs, listed on request (decision `listCollectionJobs`). For a new trigger it may come
+   * from the job observer's all-jobs answer instead: then `jobs` is empty (that answer showed no active job on
+   * a collection of this name) and `highestJobId` is the highest job id in it, the submission's baseline.
+   */
+  collectionJobs?: { jobs: JobInfo[]; highestJobId?: string } | { failure: MilvusFailure };
   /** Since when calls to this resource's Milvus have been failing as unavailable (undefined: they are not). */
   unavailableSinceMs?: number;
 }
@@ -94,8 +98,12 @@ export interface UpdateDecision {
 }
 
 export type Decision =
-  /** Call again with `collectionJobs`. */
-  | { kind: 'listCollectionJobs' }
+  /**
+   * Call again with `collectionJobs`. `newTrigger`: the list is for submitting on a trigger found in the
+   * object itself (created, spec changed, refresh requested), so an all-jobs answer asked for after the
+   * operator first saw that trigger will do (DecideInput.collectionJobs).
+   */
+  | { kind: 'listCollectionJobs'; newTrigger?: boolean }
   /** Write `status` (the intent) with optimistic concurrency; only if that succeeds, send `request`. */
   | { kind: 'submit'; status: ExternalCollectionRefreshStatus; request: RefreshRequest }
   | UpdateDecision;

@@ -91,6 +91,13 @@ export interface ObserverPort {
   watch(key: string, endpoint: Endpoint, watch: NonNullable<Watch>): void;
   unwatch(key: string): void;
   view(key: string): ObservedView | undefined;
+  /** A point in the process's order of events (runtime/observer.ts); optional with recentJobs. */
+  mark?(): number;
+  /**
+   * The highest job id of the endpoint's latest all-jobs answer, if it was asked for after mark `since` and
+   * shows no active job on a collection named `collection`.
+   */
+  recentJobs?(endpointKey: string, collection: string, since: number): { highestJobId: string } | undefined;
 }
 
 /** The table of collections held by this operator's resources. */

@@ -107,11 +107,12 @@ export class Manager {
     const http = new KubeHttp(this.kc);
     this.http = http;
     const echoes = new Echoes();
-    // Set once the reconciler exists: it lets go of its copies of writes the cache has caught up with.
-    let cacheHolds: (key: string, resourceVersion: string | undefined) => void = () => undefined;
+    // Set once the reconciler exists: it lets go of its copies of writes the cache has caught up with, and
+    // notes when each trigger was first seen.
+    let cached: (key: string, obj: ExternalCollectionRefresh) => void = () => undefined;
     this.informer = new RefreshInformer(http, {
       echoes,
-      onCached: (key, resourceVersion) => cacheHolds(key, resourceVersion),
+      onCached: (key, obj) => cached(key, obj),
       ...(config.namespace ? { namespace: config.namespace } : {}),
       ...(config.watchLabelSelector ? { labelSelector: config.watchLabelSelector } : {}),
       resyncPeriodMs: config.resyncPeriodMs,
@@ -195,7 +196,7 @@ export class Manager {
         wrote: (key) => throttle.wrote(key),
       },
     });
-    cacheHolds = (key, resourceVersion) => reconciler.cacheHolds(key, resourceVersion);
+    cached = (key, obj) => reconciler.cached(key, obj);
     this.controller = new Controller({
       queue: this.queue,
       reconcile: (key, log) => reconciler.reconcile(key, log),

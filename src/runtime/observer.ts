@@ -13,6 +13,7 @@
  * watched jobs have all ended is not listed at all until its resources have written their status.
  */
 import { isTerminal } from '../api/v1alpha1.js';
+import { maxJobId } from '../reconcile/messages.js';
 import type { ObservedView, Watch } from '../reconcile/model.js';
 import type { Endpoint, MilvusPort } from '../reconcile/ports.js';
 import { type JobInfo, MilvusCallError, type MilvusFailure } from '../reconcile/types.js';
@@ -32,6 +33,16 @@ export interface JobSnapshot {
   jobs(jobIds: string[]): Map<string, JobInfo>;
   /** Frees the answer's memory now; the snapshot is not read after. */
   release?(): void;
+  /** What the whole answer says at a glance (read before release). */
+  summary?(): JobListSummary;
+}
+
+/** What a whole list says at a glance. */
+export interface JobListSummary {
+  /** The highest job id listed ('0' for an empty list). */
+  highestJobId: string;
+  /** Names of the collections with a job in a non-terminal state (a list names no database). */
+  activeCollections: ReadonlySet<string>;
 }
 
 /** What the observer needs from Milvus: the port's list, and optionally a cheaper indexed form of it. */
@@ -51,6 +62,8 @@ interface EndpointState {
   strategy: ListStrategy;
   costs: ListCosts;
   pollsSinceAll: number;
+  /** The latest all-jobs answer at a glance, and the mark taken just before it was asked for. */
+  recent?: JobListSummary & { mark: number };
 }
 
 interface Watcher {
@@ -87,6 +100,7 @@ export class JobObserver {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly watchers = new Map<string, Watcher>();
   private stopped = false;
+  private marks = 0;
   private readonly now: () => number;
 
   constructor(
@@ -143,6 +157,29 @@ export class JobObserver {
       pollsSinceAll: 0,
     });
     this.schedule(endpoint.key, 0);
+  }
+
+  /**
+   * A point in this process's order of events: an all-jobs answer asked for after `mark()` returned m carries
+   * a mark above m. The reconciler marks when it first sees a trigger (no clock: one that steps back cannot
+   * reorder marks).
+   */
+  mark(): number {
+    return ++this.marks;
+  }
+
+  /**
+   * What the endpoint's latest all-jobs answer says for a submission on `collection`, if that answer was asked
+   * for after mark `since` and shows no active job of a collection of that name: the highest job id Milvus
+   * had then (job ids come from one allocator per Milvus cluster, so every job started after the request has a
+   * higher one). Undefined when there is no such answer (the endpoint is not polled, or polled one collection
+   * at a time, or not since `since`), or when some collection of that name (in any database: a list names
+   * none) has an active job; then the caller lists the collection.
+   */
+  recentJobs(endpointKey: string, collection: string, since: number): { highestJobId: string } | undefined {
+    const recent = this.endpoints.get(endpointKey)?.recent;
+    if (!recent || recent.mark <= since || recent.activeCollections.has(collection)) return undefined;
+    return { highestJobId: recent.highestJobId };
   }
 
   /** Stop observing for `key`. */
@@ -353,9 +390,13 @@ export class JobObserver {
       }
       state.strategy = 'all'; // a collection could not be listed on its own (dropped, renamed): list them all
     }
+    const mark = this.mark();
     const started = performance.now();
     const snapshot = await this.snapshot(state.endpoint, '');
     const ms = performance.now() - started;
+    // Read now: the answer's memory is released at the end of the poll. An answer from a failed poll or an
+    // earlier strategy stays: it was still asked for after the marks below its own.
+    if (snapshot.summary) state.recent = { ...snapshot.summary(), mark };
     state.costs.allMs = smoothCost(state.costs.allMs, ms);
     state.costs.allJobs = snapshot.size;
     state.pollsSinceAll = 0;
@@ -461,6 +502,10 @@ export function snapshotOf(jobs: JobInfo[]): JobSnapshot {
   const byId = new Map(jobs.map((j) => [j.jobId, j]));
   return {
     size: byId.size,
+    summary: () => ({
+      highestJobId: maxJobId(jobs),
+      activeCollections: new Set(jobs.filter((j) => !isTerminal(j.state)).map((j) => j.collectionName)),
+    }),
     fingerprints: (ids) =>
       new Map(ids.flatMap((id) => (byId.has(id) ? [[id, JSON.stringify(byId.get(id))] as const] : []))),
     jobs: (ids) => new Map(ids.flatMap((id) => (byId.has(id) ? [[id, byId.get(id)!] as const] : []))),

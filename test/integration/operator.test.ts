@@ -257,7 +257,12 @@ describe('operator', () => {
       .filter((c) => c.collection === 'nosuch').length;
     expect(later - calls).toBeLessThanOrEqual(4);
     expect(operator.alive).toBe(true);
-    expect(env.emulator.rpcs('RefreshExternalCollection').filter((c) => c.collection === 'nosuch')).toHaveLength(0);
+    // A new trigger may stand on the job observer's all-jobs answer instead of a list of its own (the healthy
+    // resource's job keeps the endpoint polled): then Milvus refuses that one call as it refuses the list, and
+    // the retries list the collection. Never a second call for the trigger.
+    expect(
+      env.emulator.rpcs('RefreshExternalCollection').filter((c) => c.collection === 'nosuch').length,
+    ).toBeLessThanOrEqual(1);
     // Creating the collection later is picked up by the retries.
     env.emulator.seedCollection({ name: 'nosuch', source: 's3://lake/nosuch/', spec: SPEC });
     await env.waitForReason('nosuch', 'RefreshCompleted', 30_000);

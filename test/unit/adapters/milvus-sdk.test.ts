@@ -98,6 +98,35 @@ describe('lean job list', () => {
     expect(retainedMiB).toBeLessThan(2); // as pool slices, the 3,000 ids kept 37.5 MiB of slabs
   });
 
+  it('summarizes a whole list without decoding it: the highest job id and the collections with an active job', () => {
+    // Listed newest first by start time, which need not be id order; ids of several varint lengths; a pending
+    // job's state (0) is not on the wire at all.
+    const listed = [
+      { ...job(1), job_id: '99', state: 'RefreshCompleted' },
+      { ...job(2), job_id: '470804829245014999', collection_name: 'orders', state: 'RefreshFailed' },
+      { ...job(3), job_id: '470804829245015000', collection_name: 'products', state: 'RefreshPending' },
+      { ...job(4), job_id: '470804829245014998', collection_name: 'users', state: 'RefreshInProgress' },
+      { ...job(5), job_id: '16384', collection_name: 'old', state: 'RefreshCompleted' },
+    ];
+    const encoded = codec.responseSerialize({ status: { code: 0 }, jobs: listed });
+    const lean = decodeLeanList(encoded, codec.responseDeserialize).jobs as RawJobList;
+    const summary = lean.summary();
+    expect(summary.highestJobId).toBe('470804829245015000');
+    expect([...summary.activeCollections].sort()).toEqual(['products', 'users']);
+    // The pass indexed every id: lookups read none again.
+    expect(lean.indexed).toBe(5);
+    expect(lean.has('16384')).toBe(true);
+    const full = codec.responseDeserialize(buf) as { jobs: Record<string, unknown>[] };
+    const all = (decodeLeanList(buf, codec.responseDeserialize).jobs as RawJobList).summary();
+    const ids = full.jobs.map((j) => BigInt(j.job_id as string));
+    expect(all.highestJobId).toBe(ids.reduce((a, b) => (b > a ? b : a)).toString());
+    expect(all.activeCollections).toEqual(
+      new Set(full.jobs.filter((j) => j.state === 'RefreshInProgress').map((j) => j.collection_name)),
+    );
+    const empty = decodeLeanList(codec.responseSerialize({ status: { code: 0 }, jobs: [] }), codec.responseDeserialize);
+    expect((empty.jobs as RawJobList).summary()).toEqual({ highestJobId: '0', activeCollections: new Set() });
+  });
+
   it('tells a changed job from an unchanged one by its bytes', () => {
     const changed = jobs.map((j, i) => (i === 4 ? { ...j, progress: '77' } : j));
     const a = decodeLeanList(buf, codec.responseDeserialize).jobs as RawJobList;

@@ -24,7 +24,8 @@ function ready(d: Decision): { status: string; reason: string; message: string }
 describe('decide: a new resource', () => {
   it('asks for the collection jobs first, then submits with the highest listed id as baseline', () => {
     const r = aRefresh();
-    expect(decide(input(r))).toEqual({ kind: 'listCollectionJobs' });
+    // A trigger in the object itself: a recent all-jobs answer may stand for the list (reconciler.ts).
+    expect(decide(input(r))).toEqual({ kind: 'listCollectionJobs', newTrigger: true });
     const d = decide(
       input(r, {
         collectionJobs: {
@@ -49,6 +50,22 @@ describe('decide: a new resource', () => {
       reason: 'Submitting',
       observedGeneration: 1,
     });
+  });
+
+  it("takes the baseline from an all-jobs answer's highest job id when that stands for the list", () => {
+    const d = decide(input(aRefresh(), { collectionJobs: { jobs: [], highestJobId: id(40) } }));
+    expect(d.kind === 'submit' && d.status.run?.baselineJobId).toBe(id(40));
+  });
+
+  it('asks for a real list, not an all-jobs answer, to call again for the same trigger and to resolve a doubt', () => {
+    // The same trigger's call again (Milvus refused it before): the trigger is not new.
+    const refused = aRefresh({
+      status: { observedGeneration: 1, run: { generation: 1, requestedAt: '', trigger: 'created', attempts: 0 } },
+    });
+    refused.status!.run!.specHash = specHashOf(refused);
+    expect(decide(input(refused))).toEqual({ kind: 'listCollectionJobs' });
+    // In doubt: only the collection's own list can tell whether the call left a job.
+    expect(decide(input(aRefresh({ status: submitted(3) })))).toEqual({ kind: 'listCollectionJobs' });
   });
 
   it('sends the source and spec override together, the spec as JSON', () => {

@@ -166,6 +166,18 @@ describe('decide with a schedule', () => {
     expect(d.status.history?.[0]?.jobId).toBe(id(1));
   });
 
+  it("asks for the collection's own list for a fire: an all-jobs answer from before the fire cannot stand for it", () => {
+    const r = withStatus(base, done(base, '2026-11-23T01:30:00.000Z'));
+    const now = at('2026-11-24T01:30:05Z');
+    const announced = decide(input(r, now)); // the new run is announced first (Ready=False)
+    expect(ready(announced).reason).toBe('Submitting');
+    expect(
+      decide(input(withStatus(r, (announced as { status: ExternalCollectionRefreshStatus }).status), now)),
+    ).toEqual({
+      kind: 'listCollectionJobs',
+    });
+  });
+
   it('fires missed while the operator was down give exactly one catch-up run, never a burst', () => {
     const r = withStatus(base, done(base, '2026-11-20T01:30:00.000Z'));
     const d = decideListing(r, at('2026-11-23T12:00:00Z')); // three fires missed

@@ -91,6 +91,39 @@ describe('JobObserver', () => {
     expect(obs.activeEndpoints).toBe(0);
   });
 
+  it('offers its latest all-jobs answer only to a trigger seen before that answer was asked for', async () => {
+    const milvus = fakeMilvus();
+    let release: (() => void) | undefined;
+    const inner = milvus.listJobs.bind(milvus);
+    // The first list is held until the test lets it answer: marks taken meanwhile are older than its answer.
+    milvus.listJobs = async (e, c) => {
+      if (!release) await new Promise<void>((r) => (release = r));
+      return inner(e, c);
+    };
+    milvus.jobs = [
+      job('40', 'RefreshInProgress', 10, 'busy'),
+      job('41', 'RefreshCompleted', 100, 'products'),
+      job('7', 'RefreshPending', 0, 'queued'),
+    ];
+    const obs = new JobObserver(milvus, () => undefined, { pollIntervalMs: 1_000, maxBackoffMs: 60_000 }, silentLogger);
+    const before = obs.mark();
+    expect(obs.recentJobs('a', 'products', before)).toBeUndefined(); // the endpoint was never listed
+    obs.watch('ns/r', endpoint('a'), { jobId: '40' });
+    await vi.advanceTimersByTimeAsync(10); // the list is asked for
+    const during = obs.mark(); // a trigger seen while the list is on its way: the answer may predate it
+    release!();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(obs.recentJobs('a', 'products', before)).toEqual({ highestJobId: '41' });
+    expect(obs.recentJobs('a', 'products', during)).toBeUndefined();
+    // A collection of that name has an active job (in some database): its own list must tell.
+    expect(obs.recentJobs('a', 'busy', before)).toBeUndefined();
+    expect(obs.recentJobs('a', 'queued', before)).toBeUndefined();
+    expect(obs.recentJobs('b', 'products', before)).toBeUndefined(); // another endpoint
+    await vi.advanceTimersByTimeAsync(1_000); // the next poll was asked for after `during`
+    expect(obs.recentJobs('a', 'products', during)).toEqual({ highestJobId: '41' });
+    obs.stop();
+  });
+
   it('wakes a resource only when its view changes (or its job is still missing)', async () => {
     const milvus = fakeMilvus();
     milvus.jobs = [job('1', 'RefreshInProgress', 10)];
