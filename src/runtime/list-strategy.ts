@@ -19,6 +19,11 @@ export interface ListCosts {
   collectionMs?: number;
   /** Jobs in the last all-jobs answer. */
   allJobs?: number;
+  /**
+   * Submissions of new triggers per poll that asked for the all-jobs answer (smoothed): each one a fresh answer
+   * serves saves a per-collection list of its own (docs/design.md), so listing per collection costs them too.
+   */
+  submissionsPerPoll?: number;
 }
 
 export interface StrategyInput {
@@ -57,7 +62,8 @@ export const COST_SMOOTHING = 0.3;
 
 /**
  * The most collections listed one by one per poll, from the measured costs: as many as cost less than the
- * all-jobs list (a quarter of it to switch over, all of it to stay). 0 until the all-jobs list is measured
+ * all-jobs list (a quarter of it to switch over, all of it to stay), less the lists the submissions would then
+ * make on their own. 0 until the all-jobs list is measured
  * or while it is cheap or short. This is the cap: there is no fixed one (a fixed 16 forced the all-jobs list at
  * scale, where only the collections with running jobs need listing).
  */
@@ -65,7 +71,8 @@ export function collectionListCap(costs: ListCosts, current: ListStrategy): numb
   if (costs.allMs === undefined || costs.allMs < MIN_ALL_MS_TO_SPLIT) return 0;
   if (costs.allJobs !== undefined && costs.allJobs < MIN_ALL_JOBS_TO_SPLIT) return 0;
   const limit = (current === 'collection' ? SWITCH_TO_ALL : SWITCH_TO_COLLECTION) * costs.allMs;
-  return Math.max(0, Math.ceil(limit / (costs.collectionMs ?? ASSUMED_COLLECTION_MS)) - 1);
+  const affordable = Math.ceil(limit / (costs.collectionMs ?? ASSUMED_COLLECTION_MS)) - 1;
+  return Math.max(0, affordable - Math.round(costs.submissionsPerPoll ?? 0));
 }
 
 export function chooseListStrategy(input: StrategyInput): ListStrategy {

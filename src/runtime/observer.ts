@@ -64,6 +64,8 @@ interface EndpointState {
   pollsSinceAll: number;
   /** The latest all-jobs answer at a glance, and the mark taken just before it was asked for. */
   recent?: JobListSummary & { mark: number };
+  /** Submissions that asked for `recent` since the last poll (ListCosts.submissionsPerPoll). */
+  asks: number;
 }
 
 interface Watcher {
@@ -155,6 +157,7 @@ export class JobObserver {
       strategy: 'all',
       costs: {},
       pollsSinceAll: 0,
+      asks: 0,
     });
     this.schedule(endpoint.key, 0);
   }
@@ -177,7 +180,10 @@ export class JobObserver {
    * none) has an active job; then the caller lists the collection.
    */
   recentJobs(endpointKey: string, collection: string, since: number): { highestJobId: string } | undefined {
-    const recent = this.endpoints.get(endpointKey)?.recent;
+    const state = this.endpoints.get(endpointKey);
+    if (!state) return undefined;
+    state.asks += 1;
+    const recent = state.recent;
     if (!recent || recent.mark <= since || recent.activeCollections.has(collection)) return undefined;
     return { highestJobId: recent.highestJobId };
   }
@@ -375,6 +381,8 @@ export class JobObserver {
   /** Lists the endpoint by its cheaper strategy; resolves with where each watcher finds its job. */
   private async list(state: EndpointState): Promise<Lookup> {
     const groups = this.collectionGroups(state);
+    state.costs.submissionsPerPoll = smoothCost(state.costs.submissionsPerPoll, state.asks);
+    state.asks = 0;
     state.strategy = chooseListStrategy({
       collections: groups?.lists.size,
       costs: state.costs,

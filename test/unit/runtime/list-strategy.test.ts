@@ -65,6 +65,16 @@ describe('chooseListStrategy', () => {
     expect(collectionListCap({}, 'all')).toBe(0);
   });
 
+  it("counts the lists new triggers' submissions make on their own when the all-jobs answer is not there", () => {
+    const costs = { allMs: 80, collectionMs: 2 };
+    expect(chooseListStrategy({ ...base, current: 'collection', collections: 30, costs })).toBe('collection');
+    // 12 submissions a poll would each list their collection: 42 lists cost more than one all-jobs list.
+    const busy = { ...costs, submissionsPerPoll: 12 };
+    expect(collectionListCap(busy, 'collection')).toBe(27);
+    expect(chooseListStrategy({ ...base, current: 'collection', collections: 30, costs: busy })).toBe('all');
+    expect(collectionListCap({ ...costs, submissionsPerPoll: 50 }, 'all')).toBe(0);
+  });
+
   it('measures the all-jobs list again now and then while listing per collection', () => {
     const input = { current: 'collection' as const, collections: 2, costs: { allMs: 30, collectionMs: 2 } };
     expect(chooseListStrategy({ ...input, pollsSinceAll: REMEASURE_ALL_EVERY - 1 })).toBe('collection');

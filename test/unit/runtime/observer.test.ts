@@ -258,6 +258,29 @@ describe('JobObserver', () => {
     obs.stop();
   });
 
+  it('keeps the all-jobs list while new triggers submit on its answer, which per-collection lists would not give', async () => {
+    const calls: string[] = [];
+    const jobs = [job('1', 'RefreshInProgress', 10, 'c1'), job('2', 'RefreshInProgress', 10, 'c2')];
+    const milvus = {
+      listJobs: async (_e: Endpoint, collection: string) => {
+        calls.push(collection);
+        await new Promise((r) => setTimeout(r, collection ? 1 : 60));
+        return collection ? jobs.filter((j) => j.collectionName === collection) : [...jobs, ...RETAINED];
+      },
+    };
+    const obs = perCollectionObserver(milvus, () => undefined, { 'ns/r1': 'c1', 'ns/r2': 'c2' });
+    obs.watch('ns/r1', endpoint('a'), { jobId: '1' });
+    obs.watch('ns/r2', endpoint('a'), { jobId: '2' });
+    // Forty submissions a second ask for the answer (the test above, without them, splits after one poll).
+    for (let second = 0; second < 5; second++) {
+      for (let i = 0; i < 40; i++) obs.recentJobs('a', `new${i}`, obs.mark());
+      await vi.advanceTimersByTimeAsync(1_000);
+    }
+    expect(calls.every((c) => c === '')).toBe(true);
+    expect(obs.strategies()).toEqual({ all: 1, collection: 0 });
+    obs.stop();
+  });
+
   it('counts what each per-collection list costs, not how much it lengthens a poll that runs four at once', async () => {
     // 8 lists of 10 ms each cost 80 ms, more than the 60 ms list of every job, although four at a time they
     // make a poll of only 20 ms.
