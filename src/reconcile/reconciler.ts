@@ -76,10 +76,10 @@ export class Reconciler {
   /** Keys whose last write conflicted: the next reconcile reads them from the API server, not the cache. */
   private readonly refetch = new Set<string>();
   /**
-   * Per key, the trigger its cached object carries (triggerIdOf) and the observer's mark when the cache first
+   * Per key, the trigger its cached object carries (SeenTrigger) and the observer's mark when the cache first
    * held it: an all-jobs answer asked for after that mark was asked for after the trigger existed.
    */
-  private readonly triggers = new Map<string, { id: string; mark: number }>();
+  private readonly triggers = new Map<string, SeenTrigger>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? Date.now;
@@ -259,8 +259,7 @@ export class Reconciler {
     this.cacheHolds(key, obj.metadata.resourceVersion);
     const { observer } = this.deps;
     if (!observer.mark) return;
-    const id = triggerIdOf(obj);
-    if (this.triggers.get(key)?.id !== id) this.triggers.set(key, { id, mark: observer.mark() });
+    if (!sameTrigger(this.triggers.get(key), obj)) this.triggers.set(key, { ...triggerOf(obj), mark: observer.mark() });
   }
 
   /** The observer's recent all-jobs answer for the trigger `r` carries, if asked for after it was first seen. */
@@ -270,7 +269,7 @@ export class Reconciler {
     endpoint: Endpoint,
   ): { highestJobId: string } | undefined {
     const seen = this.triggers.get(key);
-    if (!seen || seen.id !== triggerIdOf(r)) return undefined; // a copy the cache has not held (yet)
+    if (!sameTrigger(seen, r)) return undefined; // a copy the cache has not held (yet)
     return this.deps.observer.recentJobs?.(endpoint.key, r.spec.collectionName, seen.mark);
   }
 
@@ -473,9 +472,36 @@ function sameStatus(a: ExternalCollectionRefreshStatus | undefined, b: ExternalC
 }
 
 /**
- * What makes a new trigger in the object itself: its generation (created, spec changed), the refresh-requested
- * annotation, and whether the status holds a run at all (a status wiped or restored asks for a run anew).
+ * What makes a new trigger in the object itself: the object (its uid: deleted and created again under the same
+ * name is a new one), its generation (created, spec changed), the refresh-requested annotation, and whether
+ * the status holds a run at all (a status wiped or restored asks for a run anew). Strings are the cached
+ * object's own, not copies.
  */
-function triggerIdOf(r: ExternalCollectionRefresh): string {
-  return `${r.metadata.generation ?? 1}|${r.status?.run ? 1 : 0}|${r.metadata.annotations?.[REFRESH_REQUESTED_AT] ?? ''}`;
+interface SeenTrigger {
+  uid: string | undefined;
+  generation: number;
+  requestedAt: string | undefined;
+  hasRun: boolean;
+  /** The job observer's mark when the cache first held this trigger. */
+  mark: number;
+}
+
+function triggerOf(r: ExternalCollectionRefresh): Omit<SeenTrigger, 'mark'> {
+  return {
+    uid: r.metadata.uid,
+    generation: r.metadata.generation ?? 1,
+    requestedAt: r.metadata.annotations?.[REFRESH_REQUESTED_AT],
+    hasRun: r.status?.run !== undefined,
+  };
+}
+
+function sameTrigger(seen: SeenTrigger | undefined, r: ExternalCollectionRefresh): seen is SeenTrigger {
+  const now = triggerOf(r);
+  return (
+    seen !== undefined &&
+    seen.uid === now.uid &&
+    seen.generation === now.generation &&
+    seen.requestedAt === now.requestedAt &&
+    seen.hasRun === now.hasRun
+  );
 }

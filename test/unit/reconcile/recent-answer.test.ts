@@ -144,6 +144,21 @@ describe('a new trigger and the job observer’s recent all-jobs answer', () => 
     w.observer.stop();
   });
 
+  it('lists the collection for a resource deleted and created again under the same name since the answer', async () => {
+    const w = world();
+    const first = w.cache.get(KEY)!;
+    first.metadata.uid = 'uid-1';
+    w.informerCaches(first);
+    await vi.advanceTimersByTimeAsync(10);
+    const again = structuredClone(first); // the same name, generation, annotations and (no) status
+    again.metadata.uid = 'uid-2';
+    w.informerCaches(again);
+    w.calls.length = 0;
+    await w.reconciler.reconcile(KEY, silentLogger);
+    expect(w.calls[0]).toBe('list:products');
+    w.observer.stop();
+  });
+
   it('lists the collection for a trigger the cache has not held, and for a trigger newer than the answer', async () => {
     const w = world();
     w.informerCaches(w.cache.get(KEY)!);
