@@ -134,20 +134,19 @@ export class Reconciler {
     };
     let decision = decide(input);
     let collectionJobs: DecideInput['collectionJobs'];
-    const recent =
-      decision.kind === 'listCollectionJobs' && decision.newTrigger && conn.ok && conn.endpoint
-        ? this.recentJobs(key, r, conn.endpoint)
-        : undefined;
-    if (recent) {
-      // The job observer's all-jobs answer, asked for after this trigger was first seen, stands for the list:
-      // no active job of the collection, and its highest job id as the baseline. One Milvus call fewer.
-      collectionJobs = { jobs: [], highestJobId: recent.highestJobId };
-      decision = decide({ ...input, collectionJobs });
-    } else if (decision.kind === 'listCollectionJobs' && conn.ok && conn.endpoint) {
-      const listed = await this.listCollection(conn.endpoint, r.spec.collectionName);
-      collectionJobs = 'jobs' in listed ? { jobs: listed.jobs.map((j) => scrubJob(j, secrets)) } : listed;
-      const since = this.noteAvailability(conn.endpoint.key, 'failure' in listed ? listed.failure : undefined);
-      decision = decide({ ...input, collectionJobs, ...(since !== undefined ? { unavailableSinceMs: since } : {}) });
+    if (decision.kind === 'listCollectionJobs' && conn.ok && conn.endpoint) {
+      const recent = decision.newTrigger ? this.recentJobs(key, r, conn.endpoint) : undefined;
+      if (recent) {
+        // The job observer's all-jobs answer, asked for after this trigger was first seen, stands for the list:
+        // no active job of the collection, and its highest job id as the baseline. One Milvus call fewer.
+        collectionJobs = { jobs: [], highestJobId: recent.highestJobId };
+        decision = decide({ ...input, collectionJobs });
+      } else {
+        const listed = await this.listCollection(conn.endpoint, r.spec.collectionName);
+        collectionJobs = 'jobs' in listed ? { jobs: listed.jobs.map((j) => scrubJob(j, secrets)) } : listed;
+        const since = this.noteAvailability(conn.endpoint.key, 'failure' in listed ? listed.failure : undefined);
+        decision = decide({ ...input, collectionJobs, ...(since !== undefined ? { unavailableSinceMs: since } : {}) });
+      }
     }
     if (decision.kind === 'listCollectionJobs') throw new Error('decide asked for jobs without a connection');
 
@@ -259,7 +258,8 @@ export class Reconciler {
     this.cacheHolds(key, obj.metadata.resourceVersion);
     const { observer } = this.deps;
     if (!observer.mark) return;
-    if (!sameTrigger(this.triggers.get(key), obj)) this.triggers.set(key, { ...triggerOf(obj), mark: observer.mark() });
+    const trigger = triggerOf(obj);
+    if (!sameTrigger(this.triggers.get(key), trigger)) this.triggers.set(key, { ...trigger, mark: observer.mark() });
   }
 
   /** The observer's recent all-jobs answer for the trigger `r` carries, if asked for after it was first seen. */
@@ -269,7 +269,7 @@ export class Reconciler {
     endpoint: Endpoint,
   ): { highestJobId: string } | undefined {
     const seen = this.triggers.get(key);
-    if (!sameTrigger(seen, r)) return undefined; // a copy the cache has not held (yet)
+    if (!sameTrigger(seen, triggerOf(r))) return undefined; // a copy the cache has not held (yet)
     return this.deps.observer.recentJobs?.(endpoint.key, r.spec.collectionName, seen.mark);
   }
 
@@ -495,8 +495,7 @@ function triggerOf(r: ExternalCollectionRefresh): Omit<SeenTrigger, 'mark'> {
   };
 }
 
-function sameTrigger(seen: SeenTrigger | undefined, r: ExternalCollectionRefresh): seen is SeenTrigger {
-  const now = triggerOf(r);
+function sameTrigger(seen: SeenTrigger | undefined, now: Omit<SeenTrigger, 'mark'>): seen is SeenTrigger {
   return (
     seen !== undefined &&
     seen.uid === now.uid &&
